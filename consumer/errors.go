@@ -1,0 +1,64 @@
+package consumer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ertkit/ertkit/trjson"
+)
+
+var (
+	// ErrClosed is returned by calls on a closed Client or Subscription.
+	ErrClosed = errors.New("consumer: client closed")
+	// ErrNotConnected is returned when no connection is logged in.
+	ErrNotConnected = errors.New("consumer: not connected")
+	// ErrDisconnected reports a connection lost while a request was pending.
+	ErrDisconnected = errors.New("consumer: connection lost")
+	// ErrSubprotocol reports a server that did not select tr_json2.
+	ErrSubprotocol = errors.New("consumer: server did not select subprotocol tr_json2")
+	// ErrPingTimeout reports a connection declared dead: nothing arrived for PingTimeout.
+	ErrPingTimeout = errors.New("consumer: nothing received within PingTimeout")
+	// ErrNoEndpoints reports an empty endpoint list.
+	ErrNoEndpoints = errors.New("consumer: no endpoints")
+)
+
+// LoginError is a Login rejected by the server (a Login Status, or a Login
+// Refresh whose state is not Open/Ok), or a Login stream closed later.
+type LoginError struct {
+	Endpoint string
+	State    trjson.State
+}
+
+func (e *LoginError) Error() string {
+	return fmt.Sprintf("consumer: login rejected by %s: %s/%s %s: %q",
+		e.Endpoint, e.State.Stream, e.State.Data, e.State.Code, e.State.Text)
+}
+
+// NakError is a negative acknowledgement of a Post.
+type NakError struct {
+	PostID int64
+	Code   trjson.NakCode
+	Text   string
+}
+
+func (e *NakError) Error() string {
+	return fmt.Sprintf("consumer: post %d rejected: %s: %q", e.PostID, e.Code, e.Text)
+}
+
+// ServerError is an Error message from the server (spec §22): the request
+// it names was not accepted.
+type ServerError struct {
+	ID   int64
+	Text string
+}
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("consumer: server error on ID %d: %q", e.ID, e.Text)
+}
+
+// TokenError wraps a failure of the TokenSource, which is not retried by
+// Dial: bad credentials must not cause a retry storm.
+type TokenError struct{ Err error }
+
+func (e *TokenError) Error() string { return "consumer: token: " + e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }

@@ -1,0 +1,220 @@
+package consumer
+
+import (
+	"context"
+	"sync"
+
+	"github.com/ertkit/ertkit/trjson"
+)
+
+// Item is one requested item (a RIC in one domain and service). Its state
+// is visible at any time; with hot standby it is the best state of the two
+// connections.
+type Item struct {
+	Name    string
+	Service string
+	Domain  trjson.Domain
+
+	c   *Client
+	sub *Subscription
+
+	// Request parameters: written by the application under c.mu, read by
+	// connection loops under c.mu.
+	view     []string
+	viewFIDs []int64
+	paused   bool
+	snapshot bool
+	filter   int64 // Key.Filter (Source Directory)
+	gone     bool  // closed by the application or finally closed by the server
+
+	mu        sync.Mutex
+	state     trjson.State
+	connState [2]trjson.State
+	complete  bool // a complete Refresh has arrived
+	ready     chan struct{}
+	readyOnce sync.Once
+	image     map[string]trjson.Field
+	book      *book
+	rawMap    trjson.Raw // Source directory: the last Map as received
+	dd        dedupState // guarded by Client.stage
+	pending   *Msg       // ConflatePerItem: the queued update of this item
+}
+
+func newItem(c *Client, sub *Subscription, name, service string, dom trjson.Domain, o *options) *Item {
+	it := &Item{Name: name, Service: service, Domain: dom, c: c, sub: sub,
+		view: o.view, viewFIDs: o.viewFIDs, snapshot: o.snapshot, ready: make(chan struct{})}
+	it.state = trjson.State{Stream: trjson.StreamUnspecified, Text: "request pending"}
+	for i := range it.connState {
+		it.connState[i] = it.state
+	}
+	return it
+}
+
+// State returns the item's current state: Stream Open/Closed/ClosedRecover/
+// NonStreaming, Data Ok/Suspect, and the server's Code and Text.
+func (it *Item) State() trjson.State {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return it.state
+}
+
+// Ready is closed when the first complete Refresh arrived or the item
+// was closed.
+func (it *Item) Ready() <-chan struct{} { return it.ready }
+
+func (it *Item) markReady() { it.readyOnce.Do(func() { close(it.ready) }) }
+
+// Image returns the item's last-value image (Config.Cache, or a snapshot).
+func (it *Item) Image() Image {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	img := Image{Name: it.Name, Service: it.Service, Domain: it.Domain, State: it.state,
+		Fields: make(map[string]trjson.Field, len(it.image))}
+	for k, f := range it.image {
+		img.Fields[k] = f.Clone()
+	}
+	if it.book != nil {
+		img.Book = it.book.image()
+	}
+	img.Map = it.rawMap.Clone()
+	return img
+}
+
+// Image is an item's image: its state, fields and (for Map domains) book.
+type Image struct {
+	Name    string
+	Service string
+	Domain  trjson.Domain
+	State   trjson.State
+	Fields  map[string]trjson.Field
+	Book    *BookImage // MarketByPrice, MarketByOrder, MarketMaker, SymbolList
+	// Map is the raw Map of a Source Directory refresh (entries hold
+	// FilterLists: decode with trjson as needed).
+	Map trjson.Raw
+}
+
+// setConnState records a connection's state for the item and recomputes
+// the visible state; it reports the new visible state and whether it changed.
+func (it *Item) setConnState(conn int, st trjson.State) (trjson.State, bool) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if st.Data == trjson.DataNoChange {
+		st.Data = it.connState[conn].Data
+	}
+	it.connState[conn] = st
+	vis := st
+	switch st.Stream {
+	case trjson.StreamClosed, trjson.StreamRedirected, trjson.StreamNonStreaming:
+		// final for the item whichever connection says it
+	default:
+		for i, cs := range it.connState {
+			if i != conn && cs.Stream == trjson.StreamOpen && cs.Data == trjson.DataOk {
+				vis = cs
+			}
+		}
+	}
+	changed := vis.Stream != it.state.Stream || vis.Data != it.state.Data || vis.Text != it.state.Text
+	it.state = vis
+	return vis, changed
+}
+
+// apply merges a message into the image and book (under it.mu).
+func (it *Item) apply(m *trjson.Msg, cache bool) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	clear := m.ClearsCache() && (m.Type != trjson.TypeRefresh || m.PartNumber == 0)
+	if clear {
+		if it.image != nil {
+			for k := range it.image {
+				delete(it.image, k)
+			}
+		}
+		if it.book != nil {
+			it.book.reset()
+		}
+	}
+	if (cache || it.snapshot) && m.HasFields && !m.DoNotCache {
+		if it.image == nil {
+			it.image = make(map[string]trjson.Field, len(m.Fields))
+		}
+		for _, f := range m.Fields {
+			if old, ok := it.image[f.Name]; ok && old.Kind == f.Kind && f.Kind != trjson.KindRaw && cap(old.Str) >= len(f.Str) {
+				// reuse the stored buffer: no allocation for a changed price
+				old.Int, old.Float, old.Str = f.Int, f.Float, append(old.Str[:0], f.Str...)
+				it.image[f.Name] = old
+				continue
+			}
+			it.image[f.Name] = f.Clone()
+		}
+	}
+	if len(m.Map) > 0 && it.Domain == trjson.DomainSource {
+		it.rawMap = m.Map.Clone()
+	} else if len(m.Map) > 0 {
+		if it.book == nil {
+			it.book = newBook()
+		}
+		if err := it.book.apply(m.Map); err != nil {
+			it.c.errorEvent(-1, err)
+		}
+	}
+	if m.Type == trjson.TypeRefresh && m.Complete() {
+		it.complete = true
+		if it.book != nil {
+			it.book.complete = true
+		}
+	}
+}
+
+// Subscription is a group of items requested together.
+type Subscription struct {
+	c     *Client
+	items []*Item
+}
+
+// Items returns the subscription's items in request order.
+func (s *Subscription) Items() []*Item { return s.items }
+
+// Item returns the first item (convenient for a one-RIC subscription).
+func (s *Subscription) Item() *Item { return s.items[0] }
+
+// Wait waits until every item is ready (first complete Refresh, or closed).
+func (s *Subscription) Wait(ctx context.Context) error {
+	for _, it := range s.items {
+		select {
+		case <-it.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close closes the subscription's streams (one batch Close where supported).
+func (s *Subscription) Close(ctx context.Context) error { return s.c.closeItems(ctx, s.items) }
+
+// SetView changes the view of every item (a reissue with the new View).
+// Give names or FIDs, not both; both nil removes the view.
+func (s *Subscription) SetView(ctx context.Context, names []string, fids []int64) error {
+	return s.c.reissue(ctx, s.items, func(it *Item) { it.view, it.viewFIDs = names, fids }, true)
+}
+
+// Pause pauses every item (reissue with Pause:true, Refresh:false).
+func (s *Subscription) Pause(ctx context.Context) error {
+	return s.c.reissue(ctx, s.items, func(it *Item) { it.paused = true }, false)
+}
+
+// Resume resumes every item (reissue without Pause; a refresh follows).
+func (s *Subscription) Resume(ctx context.Context) error {
+	return s.c.reissue(ctx, s.items, func(it *Item) { it.paused = false }, true)
+}
+
+// Post posts an on-stream Update on the item's stream and waits for its Ack.
+func (it *Item) Post(ctx context.Context, fields []trjson.Field) error {
+	return it.c.post(ctx, Post{Name: it.Name, Service: it.Service, Domain: it.Domain, Fields: fields}, it)
+}
+
+// SendGeneric sends a Generic message on the item's stream (not allowed
+// on MarketPrice-family domains by the spec; the server decides).
+func (it *Item) SendGeneric(ctx context.Context, g Generic) error {
+	return it.c.sendGeneric(ctx, g, it)
+}

@@ -1,0 +1,73 @@
+package emulator
+
+import (
+	"encoding/base64"
+
+	"github.com/ertkit/ertkit/dictionary"
+	"github.com/ertkit/ertkit/emulator/internal/market"
+	"github.com/ertkit/ertkit/emulator/internal/stream"
+	"github.com/ertkit/ertkit/trjson"
+)
+
+// The streaming endpoints see the market and the dictionary through small
+// interfaces (stream.Universe, stream.Dictionary); these adapters connect
+// the real packages.
+
+type universe struct{ u *market.Universe }
+
+func (a universe) Lookup(name string) (stream.Instrument, bool) {
+	in, ok := a.u.Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	return instrument{in}, true
+}
+
+func (a universe) Chain(name string) ([]string, bool) { return a.u.Chain(name) }
+
+// instrument is comparable (one pointer): the hub keys items by it.
+type instrument struct{ *market.Instrument }
+
+func (i instrument) BookImage(d trjson.Domain) (*trjson.Map, int64, bool) {
+	m, seq := i.Instrument.BookImage(d)
+	return m, seq, m != nil
+}
+
+func (i instrument) BookTick(d trjson.Domain) (*trjson.Map, int64, bool) {
+	m, seq := i.Instrument.BookTick(d)
+	return m, seq, m != nil
+}
+
+// PermData derives a stable permission expression from PROD_PERM: the
+// emulator has no DACS, clients only need an opaque base64 value.
+func (i instrument) PermData() string {
+	fields, _ := i.Image(nil)
+	var perm int64
+	for _, f := range fields {
+		if f.Name == "PROD_PERM" {
+			perm, _ = f.AsInt()
+		}
+	}
+	return base64.StdEncoding.EncodeToString([]byte{0x03, 0x01, byte(perm >> 8), byte(perm), 0xC0})
+}
+
+type dict struct{ d *dictionary.Dictionary }
+
+func (a dict) FID(name string) (int64, bool) {
+	def, ok := a.d.ByName(name)
+	if !ok {
+		return 0, false
+	}
+	return int64(def.FID), true
+}
+
+func (a dict) Name(fid int64) (string, bool) {
+	if fid < -32768 || fid > 32767 {
+		return "", false
+	}
+	def, ok := a.d.ByFID(int16(fid))
+	if !ok {
+		return "", false
+	}
+	return def.Name, true
+}

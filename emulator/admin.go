@@ -1,0 +1,210 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ertkit/ertkit/emulator/internal/gateway"
+	"github.com/ertkit/ertkit/emulator/internal/stream"
+)
+
+// The admin API, served on the API listener under /admin/ to loopback
+// clients only:
+//
+//	GET  /admin/state                      State as JSON
+//	POST /admin/faults/kill                {"endpoint":0,"duration":"5s"}
+//	POST /admin/faults/drop                {"endpoint":-1} or {"endpoint":0,"conn":3}
+//	POST /admin/faults/stall               {"endpoint":-1,"mode":"read|write|both","duration":"2s"}
+//	POST /admin/faults/delay               {"endpoint":-1,"duration":"100ms"}
+//	POST /admin/faults/item                {"name":"TRI.N","state":"Closed|ClosedRecover|Suspect","recover_after":"1s"}
+//	POST /admin/faults/tokens              {"action":"revoke|expire","reason":"…"}
+//	POST /admin/faults/refuse-logins       {"count":3}
+//	POST /admin/faults/pings               {"send":false,"ignore_pongs":true}
+//	POST /admin/faults/gateway             {"target":"token_v1|token_v2|discovery","status":503,"count":2}
+//	                                       {"shorten_refresh":"10s","count":1} | {"reject_refresh":1} | {"clear":true}
+//
+// Durations are Go duration strings. Answers: 200 with {"affected":n},
+// 400 for a bad request, 404 for an unknown endpoint/connection/item.
+
+// State is a snapshot of a running emulator for tests and the admin API.
+type State struct {
+	Endpoints []EndpointState `json:"endpoints"`
+	Items     []ItemState     `json:"items"`
+	Gateway   gateway.Status  `json:"gateway"`
+}
+
+// EndpointState describes one streaming endpoint.
+type EndpointState struct {
+	Endpoint
+	Stats       stream.Stats      `json:"stats"`
+	Connections []stream.ConnInfo `json:"connections"`
+}
+
+// ItemState is what the hub sent for one item: every endpoint sends the
+// same SeqNumbers.
+type ItemState = stream.ItemStats
+
+// State returns a snapshot of counters and live connections.
+func (e *Emulator) State() State {
+	st := State{Items: e.hub.ItemStats(), Gateway: e.gw.Status()}
+	for i, s := range e.servers {
+		st.Endpoints = append(st.Endpoints, EndpointState{Endpoint: e.info.Endpoints[i], Stats: s.Stats(), Connections: s.Conns()})
+	}
+	return st
+}
+
+type adminReq struct {
+	Endpoint       *int   `json:"endpoint"`
+	Conn           uint64 `json:"conn"`
+	Duration       string `json:"duration"`
+	Mode           string `json:"mode"`
+	Name           string `json:"name"`
+	State          string `json:"state"`
+	RecoverAfter   string `json:"recover_after"`
+	Action         string `json:"action"`
+	Reason         string `json:"reason"`
+	Count          int    `json:"count"`
+	Send           *bool  `json:"send"`
+	IgnorePongs    *bool  `json:"ignore_pongs"`
+	Status         int    `json:"status"`
+	ShortenRefresh string `json:"shorten_refresh"`
+	RejectRefresh  int    `json:"reject_refresh"`
+	Clear          bool   `json:"clear"`
+	Target         string `json:"target"`
+}
+
+func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		http.Error(w, "admin API is loopback only", http.StatusForbidden)
+		return
+	}
+	if r.URL.Path == "/admin/state" {
+		if r.Method != http.MethodGet {
+			http.Error(w, "GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		writeAdminJSON(w, http.StatusOK, e.State())
+		return
+	}
+	fault, ok := strings.CutPrefix(r.URL.Path, "/admin/faults/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var q adminReq
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&q); err != nil {
+		http.Error(w, "bad JSON body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	n, status, err := e.applyAdminFault(fault, &q)
+	if err != nil {
+		http.Error(w, err.Error(), status)
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, map[string]int{"affected": n})
+}
+
+func (e *Emulator) applyAdminFault(fault string, q *adminReq) (int, int, error) {
+	dur := func(s string) (time.Duration, error) {
+		if s == "" {
+			return 0, nil
+		}
+		return time.ParseDuration(s)
+	}
+	ep := -1
+	if q.Endpoint != nil {
+		ep = *q.Endpoint
+	}
+	d, err := dur(q.Duration)
+	if err != nil {
+		return 0, http.StatusBadRequest, err
+	}
+	var n int
+	switch fault {
+	case "kill":
+		n, err = e.KillEndpoint(ep, d)
+	case "drop":
+		if q.Conn != 0 {
+			err = e.DropConnection(ep, q.Conn)
+			n = 1
+		} else {
+			n, err = e.DropConnections(ep)
+		}
+	case "stall":
+		n, err = e.Stall(ep, StallMode(q.Mode), d)
+		if err != nil {
+			return 0, http.StatusBadRequest, err
+		}
+	case "delay":
+		err = e.DelayOutbound(ep, d)
+	case "item":
+		ra, perr := dur(q.RecoverAfter)
+		if perr != nil {
+			return 0, http.StatusBadRequest, perr
+		}
+		switch ItemFault(q.State) {
+		case ItemClosed, ItemClosedRecover, ItemSuspect:
+		default:
+			return 0, http.StatusBadRequest, fmt.Errorf("unknown item state %q", q.State)
+		}
+		n, err = e.ItemStatus(q.Name, ItemFault(q.State), ra)
+	case "tokens":
+		switch q.Action {
+		case "revoke":
+			n = e.RevokeTokens(q.Reason)
+		case "expire":
+			n = e.ExpireTokens()
+		default:
+			return 0, http.StatusBadRequest, fmt.Errorf("unknown tokens action %q", q.Action)
+		}
+	case "refuse-logins":
+		e.RefuseLogins(q.Count)
+		n = q.Count
+	case "pings":
+		if q.Send != nil {
+			e.SetPings(*q.Send)
+		}
+		if q.IgnorePongs != nil {
+			e.SetIgnorePongs(*q.IgnorePongs)
+		}
+	case "gateway":
+		switch {
+		case q.Clear:
+			e.ClearGatewayFaults()
+		case q.ShortenRefresh != "":
+			sd, perr := dur(q.ShortenRefresh)
+			if perr != nil {
+				return 0, http.StatusBadRequest, perr
+			}
+			err = e.ShortenRefresh(sd, q.Count)
+		case q.RejectRefresh > 0:
+			err = e.RejectRefresh(q.RejectRefresh)
+		default:
+			err = e.GatewayStatus(GatewayEndpoint(q.Target), q.Status, q.Count)
+		}
+		if err != nil {
+			return 0, http.StatusBadRequest, err
+		}
+	default:
+		return 0, http.StatusNotFound, fmt.Errorf("unknown fault %q", fault)
+	}
+	if err != nil {
+		return 0, http.StatusNotFound, err
+	}
+	return n, 0, nil
+}
+
+func writeAdminJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

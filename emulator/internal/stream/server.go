@@ -1,0 +1,302 @@
+package stream
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
+)
+
+// Path is the WebSocket path of an endpoint.
+const Path = "/WebSocket"
+
+// Subprotocol is the only WebSocket subprotocol served.
+const Subprotocol = "tr_json2"
+
+// ErrNoConn is returned by DropConn for an unknown connection ID.
+var ErrNoConn = errors.New("stream: no such connection")
+
+// Server is one streaming endpoint.
+type Server struct {
+	h    *Hub
+	name string
+	ln   *gateListener
+	hs   *http.Server
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[uint64]*conn
+	nextID uint64
+	wg     sync.WaitGroup
+
+	delay atomic.Int64
+
+	accepted, logins, loginFailures, msgsSent, framesSent, slowDrops, pingTimeouts, posts, refused atomic.Int64
+}
+
+// NewServer starts serving the endpoint on ln (wss when tlsCfg is
+// non-nil). name labels logs and stats.
+func NewServer(h *Hub, name string, ln net.Listener, tlsCfg *tls.Config) *Server {
+	s := &Server{h: h, name: name, conns: map[uint64]*conn{}}
+	s.ln = &gateListener{Listener: ln, srv: s}
+	var l net.Listener = s.ln
+	if tlsCfg != nil {
+		l = tls.NewListener(l, tlsCfg.Clone())
+	}
+	s.hs = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.hs.Serve(l)
+	}()
+	return s
+}
+
+// Addr is the listening address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops the endpoint and drops its connections.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	err := s.hs.Close()
+	for _, c := range conns {
+		c.closeWith(ReasonShutdown)
+	}
+	s.wg.Wait()
+	return err
+}
+
+// gateListener refuses connections while the endpoint is killed.
+type gateListener struct {
+	net.Listener
+	srv       *Server
+	downUntil atomic.Int64
+}
+
+func (g *gateListener) Accept() (net.Conn, error) {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if time.Now().UnixNano() < g.downUntil.Load() {
+			g.srv.refused.Add(1)
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != Path {
+		http.NotFound(w, r)
+		return
+	}
+	if !offers(r.Header.Values("Sec-WebSocket-Protocol"), Subprotocol) {
+		http.Error(w, "subprotocol tr_json2 required", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "endpoint closed", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	ext := wsflate.Extension{Parameters: deflateParams}
+	up := ws.HTTPUpgrader{Protocol: func(p string) bool { return p == Subprotocol }, Negotiate: ext.Negotiate}
+	nc, rw, _, err := up.Upgrade(r, w)
+	if err != nil {
+		return
+	}
+	_, deflate := ext.Accepted()
+	s.accepted.Add(1)
+	s.mu.Lock()
+	s.nextID++
+	c := newConn(s, nc, rw.Reader, s.nextID)
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	c.delay.Store(s.delay.Load())
+	c.deflate = deflate
+	c.cookie = cookieFrom(r)
+	c.serve()
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+	if f := s.h.cfg.OnDisconnect; f != nil {
+		f(s.name, c.id, *c.reason.Load())
+	}
+}
+
+func offers(values []string, proto string) bool {
+	for _, v := range values {
+		for _, p := range strings.Split(v, ",") {
+			if strings.TrimSpace(p) == proto {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Cookie names of the automatic login (§5.1); AuthPosition is what LSEG's
+// non-RTO examples send.
+func cookieFrom(r *http.Request) *cookieLogin {
+	ck, err := r.Cookie("AuthToken")
+	if err != nil || ck.Value == "" {
+		return nil
+	}
+	cl := &cookieLogin{token: ck.Value}
+	for _, n := range []string{"position", "AuthPosition"} {
+		if v, err := r.Cookie(n); err == nil {
+			cl.position = v.Value
+		}
+	}
+	if v, err := r.Cookie("applicationId"); err == nil {
+		cl.appID = v.Value
+	}
+	return cl
+}
+
+func (s *Server) snapshotConns() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Kill drops every connection and refuses new ones for d.
+func (s *Server) Kill(d time.Duration) int {
+	s.ln.downUntil.Store(time.Now().Add(d).UnixNano())
+	return s.DropAll()
+}
+
+// DropAll drops every connection abruptly (no close frame).
+func (s *Server) DropAll() int {
+	cs := s.snapshotConns()
+	for _, c := range cs {
+		c.closeWith(ReasonFault)
+	}
+	return len(cs)
+}
+
+// DropConn drops one connection.
+func (s *Server) DropConn(id uint64) error {
+	s.mu.Lock()
+	c := s.conns[id]
+	s.mu.Unlock()
+	if c == nil {
+		return ErrNoConn
+	}
+	c.closeWith(ReasonFault)
+	return nil
+}
+
+// StallMode selects what a stall stops.
+type StallMode string
+
+// Stall modes.
+const (
+	StallRead  StallMode = "read"
+	StallWrite StallMode = "write"
+	StallBoth  StallMode = "both"
+)
+
+// Stall stops reading and/or writing on every current connection for d.
+func (s *Server) Stall(mode StallMode, d time.Duration) int {
+	until := time.Now().Add(d).UnixNano()
+	cs := s.snapshotConns()
+	for _, c := range cs {
+		if mode == StallRead || mode == StallBoth {
+			c.stallReadUntil.Store(until)
+		}
+		if mode == StallWrite || mode == StallBoth {
+			c.stallWriteUntil.Store(until)
+			c.push(out{}) // wake the writer so that the stall starts now
+		}
+	}
+	return len(cs)
+}
+
+// Delay delays every outbound frame by d on current and future
+// connections (0 ends the fault).
+func (s *Server) Delay(d time.Duration) {
+	s.delay.Store(int64(d))
+	for _, c := range s.snapshotConns() {
+		c.delay.Store(int64(d))
+	}
+}
+
+// ConnInfo describes a live connection.
+type ConnInfo struct {
+	ID       uint64 `json:"id"`
+	Remote   string `json:"remote"`
+	LoggedIn bool   `json:"logged_in"`
+	User     string `json:"user,omitempty"`
+	Streams  int    `json:"streams"`
+}
+
+// Conns lists the live connections.
+func (s *Server) Conns() []ConnInfo {
+	var out []ConnInfo
+	for _, c := range s.snapshotConns() {
+		c.smu.Lock()
+		n := len(c.streams)
+		c.smu.Unlock()
+		ci := ConnInfo{ID: c.id, Remote: c.remote, LoggedIn: c.loggedIn.Load(), Streams: n}
+		out = append(out, ci)
+	}
+	return out
+}
+
+// Stats are an endpoint's counters.
+type Stats struct {
+	Connections     int   `json:"connections"`
+	Accepted        int64 `json:"accepted"`
+	Refused         int64 `json:"refused"`
+	Logins          int64 `json:"logins"`
+	LoginFailures   int64 `json:"login_failures"`
+	MessagesSent    int64 `json:"messages_sent"`
+	FramesSent      int64 `json:"frames_sent"`
+	SlowDisconnects int64 `json:"slow_disconnects"`
+	PingTimeouts    int64 `json:"ping_timeouts"`
+	Posts           int64 `json:"posts"`
+}
+
+// Stats returns the endpoint's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.conns)
+	s.mu.Unlock()
+	return Stats{Connections: n, Accepted: s.accepted.Load(), Refused: s.refused.Load(), Logins: s.logins.Load(),
+		LoginFailures: s.loginFailures.Load(), MessagesSent: s.msgsSent.Load(), FramesSent: s.framesSent.Load(),
+		SlowDisconnects: s.slowDrops.Load(), PingTimeouts: s.pingTimeouts.Load(), Posts: s.posts.Load()}
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/ertkit/ertkit/emulator"
+)
+
+type emulatorCmd struct {
+	APIAddr        string        `name:"api-addr" default:"127.0.0.1:0" help:"Listen address of the token, discovery and admin endpoints."`
+	StreamAddr     []string      `name:"stream-addr" help:"Listen address of a streaming endpoint (repeatable; port 0 = ephemeral). Default: three endpoints on 127.0.0.1."`
+	InsecureListen bool          `name:"insecure-listen" help:"Allow listening on non-loopback addresses."`
+	Plain          bool          `name:"plain" help:"Serve ws:// and http:// instead of wss:// and https://."`
+	Cert           string        `name:"cert" help:"Server certificate (PEM) instead of a generated one." type:"path"`
+	Key            string        `name:"key" help:"Server key (PEM) for --cert." type:"path"`
+	CAFile         string        `name:"ca-file" help:"Where to write the generated CA certificate (default: a temporary file)." type:"path"`
+	User           string        `name:"user" help:"Accepted machine ID (default ${emu_user})."`
+	Password       string        `name:"password" help:"Accepted password (env ERT_EMULATOR_PASSWORD; default documented in docs/EMULATOR.md)."`
+	ClientID       string        `name:"clientid" help:"Accepted client ID (default ${emu_clientid})."`
+	ClientSecret   string        `name:"clientsecret" help:"Accepted v2 client secret (env ERT_EMULATOR_CLIENTSECRET)."`
+	JWK            []string      `name:"jwk" help:"Public JWK file accepted for v2 JWT client assertions (repeatable)." type:"path"`
+	Audience       string        `name:"aud" help:"Accepted JWT audience."`
+	TokenLifetime  time.Duration `name:"token-lifetime" default:"300s" help:"Access token lifetime."`
+	GatewayLimit   int           `name:"gateway-rate-limit" default:"50" help:"Token requests per minute per credential before 429 (<0: off)."`
+	Rate           float64       `name:"rate" default:"1" help:"Updates per second per item; 0 = as fast as the client drains (load mode)."`
+	Pack           int           `name:"pack" default:"1" help:"Messages per frame at most."`
+	Conflate       bool          `name:"conflate" help:"RTO-style trade-safe conflation (quotes at most 3/s per item)."`
+	PingTimeout    time.Duration `name:"ping-timeout" default:"30s" help:"PingTimeout advertised in the Login refresh."`
+	PingInterval   time.Duration `name:"ping-interval" help:"Ping an idle client this often (default ping-timeout/3)."`
+	MaxMsgSize     int           `name:"max-msg-size" default:"61440" help:"MaxMsgSize advertised and enforced."`
+	Seed           int64         `name:"seed" default:"1" help:"Seed of generated data and random faults."`
+	ADSMode        bool          `name:"ads-mode" help:"Also accept deployed-ADS logins by user name (no token), as LSEG's non-RTO examples send."`
+}
+
+func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
+	addrs := append([]string{c.APIAddr}, c.StreamAddr...)
+	if !c.InsecureListen {
+		for _, a := range addrs {
+			if err := checkLoopback(a); err != nil {
+				return emulator.Config{}, usageError("%v (pass --insecure-listen to allow it)", err)
+			}
+		}
+	}
+	if (c.Cert == "") != (c.Key == "") {
+		return emulator.Config{}, usageError("--cert and --key go together")
+	}
+	if c.Password == "" {
+		c.Password = env.Getenv("ERT_EMULATOR_PASSWORD")
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = env.Getenv("ERT_EMULATOR_CLIENTSECRET")
+	}
+	cfg := emulator.Config{
+		APIAddr: c.APIAddr, StreamAddrs: c.StreamAddr, PlainWS: c.Plain,
+		CertFile: c.Cert, KeyFile: c.Key, CAFile: c.CAFile,
+		User: c.User, Password: c.Password, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		Audience: c.Audience, TokenLifetime: c.TokenLifetime, GatewayRateLimit: c.GatewayLimit,
+		Rate: c.Rate, RateSet: true, Pack: c.Pack, Conflate: c.Conflate,
+		PingTimeout: c.PingTimeout, PingInterval: c.PingInterval, MaxMsgSize: c.MaxMsgSize,
+		Seed: c.Seed, ADSMode: c.ADSMode, Logger: env.Log,
+	}
+	for _, f := range c.JWK {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return cfg, usageError("--jwk: %v", err)
+		}
+		cfg.JWKs = append(cfg.JWKs, b)
+	}
+	return cfg, nil
+}
+
+func (c *emulatorCmd) run(ctx context.Context, env *Env) error {
+	cfg, err := c.config(env)
+	if err != nil {
+		return err
+	}
+	emu, err := emulator.Start(ctx, cfg)
+	if err != nil {
+		return fail(ExitFailure, err, "emulator")
+	}
+	defer emu.Close()
+	line, err := json.Marshal(emu.Info())
+	if err != nil {
+		return fail(ExitFailure, err, "emulator")
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", line)
+	if f, ok := env.Stdout.(*os.File); ok {
+		f.Sync()
+	}
+	env.Log.Info("emulator ready; stop with Ctrl-C")
+	<-ctx.Done()
+	return nil
+}
+
+// checkLoopback refuses a listen address that is not on the loopback
+// interface: an emulator accepts well-known credentials.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("listen address %q is not loopback", addr)
+	}
+	return nil
+}

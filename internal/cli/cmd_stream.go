@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ertkit/ertkit/consumer"
+	"github.com/ertkit/ertkit/discovery"
+	"github.com/ertkit/ertkit/trjson"
+)
+
+type streamCmd struct {
+	connFlags
+	itemFlags
+	outputFlags
+	Snapshot bool `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
+}
+
+func (c *streamCmd) run(ctx context.Context, env *Env) error {
+	if err := c.complete(env); err != nil {
+		return err
+	}
+	return runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: c.Snapshot})
+}
+
+type snapshotCmd struct {
+	connFlags
+	itemFlags
+	outputFlags
+}
+
+func (c *snapshotCmd) run(ctx context.Context, env *Env) error {
+	if err := c.complete(env); err != nil {
+		return err
+	}
+	return runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: true})
+}
+
+// itemRun is one streaming or snapshot run.
+type itemRun struct {
+	conn     *connFlags
+	items    *itemFlags
+	out      *outputFlags
+	snapshot bool
+	// caPEM is trusted in addition (the demo's embedded emulator).
+	caPEM []byte
+	// title and steps narrate the flow (the demo).
+	title    string
+	narrate  func(string)
+	boardCol []string
+}
+
+func parseDomain(s string) (trjson.Domain, error) {
+	d, ok := trjson.ParseDomain([]byte(s))
+	if !ok || d == trjson.DomainLogin {
+		return 0, usageError("--domain %q: use MarketPrice, MarketByPrice, MarketByOrder, SymbolList or Source", s)
+	}
+	return d, nil
+}
+
+func runItems(ctx context.Context, env *Env, r itemRun) error {
+	if err := r.out.validate(); err != nil {
+		return err
+	}
+	names := r.items.names()
+	if len(names) == 0 {
+		return usageError("name at least one RIC, e.g. ert stream TRI.N (or --ric TRI.N)")
+	}
+	domain, err := parseDomain(r.items.Domain)
+	if err != nil {
+		return err
+	}
+	viewNames, viewFIDs, err := r.items.viewSpec()
+	if err != nil {
+		return err
+	}
+	narrate := r.narrate
+	if narrate == nil {
+		narrate = func(s string) { env.Log.Info(s) }
+	}
+	sess, err := newSession(ctx, r.conn, env)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	tok, _ := sess.tokens.Token(ctx)
+	narrate(fmt.Sprintf("token: v%d token from %s, expires in %s", tok.Version, redactURL(r.conn.tokenURL()), tok.ExpiresIn))
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	go sess.tokens.Run(runCtx)
+
+	format := r.out.format(env)
+	var (
+		store   *boardStore
+		printer printer
+	)
+	if format == "table" {
+		cols := r.boardCol
+		if len(viewNames) > 0 {
+			cols = viewNames
+		}
+		store = newBoardStore(cols, nil)
+		for _, n := range names {
+			store.add(n)
+		}
+		narrate = store.setNote // stderr lines would tear the board
+	} else {
+		printer = newPrinter(format, env.Stdout, viewNames)
+	}
+
+	// Stop conditions: --count data messages, --duration, every item final.
+	var data atomic.Int64
+	done := make(chan struct{})
+	var doneOnce sync.Once
+	finish := func() { doneOnce.Do(func() { close(done) }) }
+	var mu sync.Mutex
+	final := map[string]trjson.State{} // items whose stream ended
+	okItems := map[string]bool{}
+	var printErr error
+	handler := func(m *consumer.Msg) {
+		if store != nil {
+			tm := trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State, Fields: m.Fields}
+			store.apply(m.Name, &tm)
+		} else if err := printer.Print(m.Name, &trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State,
+			HasSeqNumber: m.HasSeq, SeqNumber: m.SeqNumber, Fields: m.Fields, Raw: m.Raw}); err != nil {
+			mu.Lock()
+			printErr = err
+			mu.Unlock()
+			finish()
+		}
+		if m.Type == trjson.TypeRefresh || m.Type == trjson.TypeUpdate {
+			if n := data.Add(1); r.out.Count > 0 && n >= int64(r.out.Count) {
+				finish()
+			}
+		}
+		if m.HasState {
+			mu.Lock()
+			if m.State.Data == trjson.DataOk && m.Type == trjson.TypeRefresh {
+				okItems[m.Name] = true
+			}
+			if m.State.Stream != trjson.StreamOpen && m.Complete {
+				final[m.Name] = m.State
+				if len(final) >= len(names) {
+					finish()
+				}
+			}
+			mu.Unlock()
+		}
+	}
+	onEvent := func(e consumer.Event) {
+		switch e.Kind {
+		case consumer.EventItemState:
+			return
+		}
+		msg := e.Kind.String()
+		if e.Endpoint != "" {
+			msg += " " + e.Endpoint
+		}
+		if e.Err != nil {
+			msg += ": " + oneLine(e.Err.Error())
+		}
+		if store != nil {
+			store.setNote(time.Now().Format("15:04:05") + " " + msg)
+		}
+		env.Log.Info(msg)
+	}
+
+	cfg := consumer.Config{
+		TokenSource:   sess.tokens,
+		HotStandby:    r.conn.HotStandby,
+		TLS:           consumer.TLS{CAFile: r.conn.CAFile, CAPEM: r.caPEM, InsecureSkipVerify: r.conn.Insecure},
+		ApplicationID: r.conn.AppID,
+		Position:      r.conn.Position,
+		Service:       r.conn.Service,
+		Handler:       handler,
+		OnEvent:       onEvent,
+		Logger:        env.Log,
+	}
+	for _, e := range append(append([]discovery.Endpoint{}, sess.primary...), sess.backups...) {
+		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, r.conn.WS))
+	}
+	if r.conn.Hostname == "" {
+		cfg.Discover = consumer.Discovery(r.conn.discoveryURL(), sess.tokens, r.conn.Region, r.conn.HotStandby, discovery.Options{HTTPClient: sess.http})
+	}
+	narrate(fmt.Sprintf("endpoints: %v", cfg.Endpoints))
+	client, err := consumer.Dial(ctx, cfg)
+	if err != nil {
+		var te *consumer.TokenError
+		if errors.As(err, &te) {
+			return fail(ExitAuth, err, "authentication")
+		}
+		return fail(ExitConnection, err, "connecting to %v", cfg.Endpoints)
+	}
+	defer client.Close()
+	narrate(fmt.Sprintf("connected and logged in to %s", cfg.Endpoints[0]))
+
+	opts := []consumer.Option{consumer.WithDomain(domain)}
+	if len(viewNames) > 0 {
+		opts = append(opts, consumer.WithView(viewNames...))
+	}
+	if len(viewFIDs) > 0 {
+		opts = append(opts, consumer.WithViewFIDs(viewFIDs...))
+	}
+
+	var boardErr chan error
+	if store != nil {
+		boardErr = make(chan error, 1)
+		bctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			err := runBoard(bctx, store, r.title, env.Stdin, env.Stdout)
+			boardErr <- err
+			finish()
+		}()
+	}
+	var stopAfter <-chan time.Time
+	if r.out.Duration > 0 {
+		t := time.NewTimer(r.out.Duration)
+		defer t.Stop()
+		stopAfter = t.C
+	}
+	if r.out.Stats {
+		go statsLoop(runCtx, env, client, done)
+	}
+
+	if r.snapshot {
+		imgs, err := client.Snapshot(ctx, names, opts...)
+		if err != nil {
+			return fail(ExitConnection, err, "snapshot")
+		}
+		failed := 0
+		for _, im := range imgs {
+			if im.State.Data != trjson.DataOk {
+				failed++
+				env.Log.Warn("item failed", "ric", im.Name, "state", im.State.Stream.String()+"/"+im.State.Data.String(), "text", im.State.Text)
+			}
+		}
+		finishOutput(printer, r.out.Stats, env, client)
+		if failed == len(imgs) && failed > 0 {
+			return fail(ExitItem, nil, "no item could be retrieved (%s)", imgs[0].State.Text)
+		}
+		return nil
+	}
+
+	if _, err := client.Subscribe(ctx, names, opts...); err != nil {
+		return fail(ExitConnection, err, "subscribe")
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-stopAfter:
+	}
+	cancelRun()
+	if boardErr != nil {
+		finish()
+	}
+	finishOutput(printer, r.out.Stats, env, client)
+	mu.Lock()
+	defer mu.Unlock()
+	if printErr != nil {
+		return fail(ExitFailure, printErr, "writing output")
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if len(final) >= len(names) && len(okItems) == 0 {
+		for n, st := range final {
+			return fail(ExitItem, nil, "every item closed; %s: %s/%s %s", n, st.Stream, st.Data, st.Text)
+		}
+	}
+	return nil
+}
+
+func finishOutput(p printer, stats bool, env *Env, client *consumer.Client) {
+	if p != nil {
+		p.Close()
+	}
+	if stats {
+		printStats(env, client.Stats())
+	}
+}
+
+func statsLoop(ctx context.Context, env *Env, client *consumer.Client, done <-chan struct{}) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-t.C:
+			printStats(env, client.Stats())
+		}
+	}
+}
+
+func printStats(env *Env, s consumer.Stats) {
+	fmt.Fprintf(env.Stderr, "stats: messages=%d refreshes=%d updates=%d statuses=%d delivered=%d reconnects=%d dups_suppressed=%d drops=%d errors=%d login_reissues=%d\n",
+		s.Messages, s.Refreshes, s.Updates, s.Statuses, s.Delivered, s.Reconnects, s.DupsSuppressed, s.Drops, s.Errors, s.LoginReissues)
+}
+
+func endpointURL(e discovery.Endpoint, plain bool) string {
+	if plain {
+		return "ws://" + e.Address() + "/WebSocket"
+	}
+	return e.Address()
+}

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# lseg-compat.sh — run LSEG's official RTO example clients, unmodified,
+# against a local ertkit emulator and report pass/fail per example.
+#
+# The examples are NOT part of ertkit. Fetch them yourself from
+# https://github.com/Refinitiv/websocket-api (Applications/Examples/RTO/)
+# and put them in one directory:
+#
+#   DIR/market_price_rto_service_discovery.py   (v1 password grant + discovery)
+#   DIR/market_price_rto_authentication.py      (v1 password grant, fixed host)
+#   DIR/market_price_rto_client_cred_auth.py    (v2 client credentials)
+#   DIR/market_price_rto_client_cred_auth.go    (v2 client credentials; DIR or DIR/go)
+#
+# Missing files are skipped. Usage:
+#
+#   scripts/lseg-compat.sh [-l TOKEN_LIFETIME] [-d SECONDS] [-o LOGDIR] DIR
+#
+#   -l  access-token lifetime of the emulator (default 20s: forces v1 renewals)
+#   -d  run time of the v1 service-discovery runs (default 75; must exceed
+#       3 renewals = 3 x 0.9 x lifetime); the other runs get 40 s
+#   -o  where logs go (default: a new temporary directory, printed)
+#
+# Environment:
+#   PYTHON        interpreter with the "websocket-client" and "requests"
+#                 modules (default /usr/bin/python3)
+#   ERT_EMULATOR  command that starts an emulator and prints its Info JSON
+#                 line (default: `go run ./cmd/ert emulator`, retried with
+#                 -tags ertcli); it must accept --token-lifetime and --rate.
+#
+# Each example is pointed at the emulator only through its documented
+# command-line options. The emulator's CA is trusted through environment
+# variables the examples' libraries honour: REQUESTS_CA_BUNDLE (requests),
+# WEBSOCKET_CLIENT_CA_BUNDLE (websocket-client), SSL_CERT_FILE (Go's
+# crypto/x509 and OpenSSL defaults). The Go example skips TLS verification
+# on its HTTP calls by itself.
+#
+# Exit status: 0 when every example that was found passed, 1 otherwise,
+# 2 on usage or setup errors.
+set -u
+
+lifetime=20s
+sd_secs=75
+other_secs=40
+logdir=
+while getopts "l:d:o:h" opt; do
+  case $opt in
+    l) lifetime=$OPTARG ;;
+    d) sd_secs=$OPTARG ;;
+    o) logdir=$OPTARG ;;
+    h) sed -n '2,37p' "$0"; exit 0 ;;
+    *) exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+if [ $# -ne 1 ] || [ ! -d "$1" ]; then
+  echo "usage: $0 [-l lifetime] [-d seconds] [-o logdir] EXAMPLES_DIR" >&2
+  exit 2
+fi
+exdir=$(cd "$1" && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+py=${PYTHON:-/usr/bin/python3}
+[ -n "$logdir" ] || logdir=$(mktemp -d /tmp/lseg-compat.XXXXXX)
+mkdir -p "$logdir"
+echo "logs: $logdir"
+
+emu_pid=
+cleanup() {
+  if [ -n "$emu_pid" ] && kill -0 "$emu_pid" 2>/dev/null; then
+    kill -INT "$emu_pid" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$emu_pid" 2>/dev/null
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- start the emulator --------------------------------------------------
+# Builds first (so that `go run` compile time does not count against the
+# readiness deadline), then runs the binary.
+start_emulator() {
+  local bin="$logdir/ert"
+  if [ -n "${ERT_EMULATOR:-}" ]; then
+    # shellcheck disable=SC2086
+    $ERT_EMULATOR --token-lifetime "$lifetime" --rate 2 >"$logdir/emulator.json" 2>"$logdir/emulator.log" &
+    emu_pid=$!
+    return 0
+  fi
+  if ! (cd "$repo" && go build -o "$bin" ./cmd/ert) >"$logdir/build.log" 2>&1; then
+    if ! (cd "$repo" && go build -tags ertcli -o "$bin" ./cmd/ert) >>"$logdir/build.log" 2>&1; then
+      echo "SETUP FAIL: cannot build ./cmd/ert (see $logdir/build.log)" >&2
+      return 1
+    fi
+  fi
+  "$bin" emulator --token-lifetime "$lifetime" --rate 2 >"$logdir/emulator.json" 2>"$logdir/emulator.log" &
+  emu_pid=$!
+}
+
+start_emulator || exit 2
+for _ in $(seq 1 240); do
+  [ -s "$logdir/emulator.json" ] && break
+  kill -0 "$emu_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if [ ! -s "$logdir/emulator.json" ]; then
+  echo "SETUP FAIL: emulator printed no Info line within 120 s (see $logdir/emulator.log)" >&2
+  exit 2
+fi
+
+# Read the Info JSON line into shell variables (values are printed only as
+# $NAMES below, never the secrets themselves).
+eval "$("$py" - "$logdir/emulator.json" <<'PYEOF'
+import json, shlex, sys
+info = json.loads(open(sys.argv[1]).readline())
+eps = info.get("endpoints") or []
+out = {
+    "AUTH_V1": info["auth_url_v1"], "AUTH_V2": info["auth_url_v2"],
+    "DISCOVERY": info["discovery_url"], "CA": info.get("ca_file", ""),
+    "EMU_USER": info["user"], "EMU_PASSWORD": info["password"],
+    "EMU_CLIENTID": info["clientid"], "EMU_CLIENTSECRET": info["clientsecret"],
+    "EP_HOST": eps[0]["host"] if eps else "", "EP_PORT": str(eps[0]["port"]) if eps else "",
+}
+for k, v in out.items():
+    print(f"{k}={shlex.quote(str(v))}")
+PYEOF
+)" || { echo "SETUP FAIL: cannot parse $logdir/emulator.json" >&2; exit 2; }
+
+if [ -n "$CA" ]; then
+  export REQUESTS_CA_BUNDLE="$CA" WEBSOCKET_CLIENT_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA"
+fi
+export PYTHONUNBUFFERED=1
+
+# --- checks ---------------------------------------------------------------
+results=()
+overall=0
+
+count() { grep -cE "$1" "$2" 2>/dev/null || true; }
+
+# judge NAME LOG KIND: KIND is v1 (token renewals expected), v2, or v1hs/v2hs
+# (two sessions). Prints one PASS/FAIL line with the evidence counts.
+judge() {
+  local name=$1 log=$2 kind=$3 why=()
+  local tok disc refresh upd pong renew reissue closed tb
+  tok=$(count 'Authentication succeeded|Authentication Succeeded' "$log")
+  disc=$(count 'Service discovery succeeded|"services": ?\[' "$log")
+  refresh=$(count '"Type": ?"Refresh"' "$log")
+  upd=$(count '"Type": ?"Update"' "$log")
+  pong=$(count '"Type": ?"Pong"' "$log")
+  renew=$(count 'authentication request with refresh token' "$log")
+  reissue=$(count '"Refresh": ?false' "$log")
+  closed=$(count 'WebSocket Closed|Login failed|read: |WebSocket Connection Failed|Error: ' "$log")
+  tb=$(count 'Traceback|panic:|Exception in thread' "$log")
+  [ "$tok" -ge 1 ] || why+=("no token")
+  [ "$refresh" -ge 2 ] || why+=("Login+item Refresh missing ($refresh)")
+  [ "$upd" -ge 3 ] || why+=("few Updates ($upd)")
+  [ "$tb" -eq 0 ] || why+=("crash ($tb)")
+  # The run ends by SIGINT; a close after that is expected, an earlier one is not.
+  [ "$closed" -eq 0 ] || why+=("disconnect/error lines ($closed)")
+  grep -q '/TRI.N' "$log" || why+=("no /TRI.N")
+  case $kind in
+    v1*) [ "$renew" -ge 3 ] || why+=("renewals $renew < 3")
+         [ "$reissue" -ge 3 ] || why+=("Login reissues $reissue < 3") ;;
+  esac
+  case $kind in
+    *hs) grep -q 'session2\|Session2' "$log" || why+=("no second session") ;;
+  esac
+  local line="token=$tok discovery=$disc refreshes=$refresh updates=$upd pongs=$pong renewals=$renew reissues=$reissue"
+  if [ ${#why[@]} -eq 0 ]; then
+    results+=("PASS $name  ($line)")
+  else
+    results+=("FAIL $name  ($line; ${why[*]})")
+    overall=1
+  fi
+}
+
+# run NAME SECONDS KIND CMD...: runs CMD with SIGINT after SECONDS (SIGKILL
+# 5 s later), output in $logdir/NAME.log. The command is logged with the
+# secrets as variable names.
+run() {
+  local name=$1 secs=$2 kind=$3; shift 3
+  local shown="$*"
+  shown=${shown//"$EMU_PASSWORD"/'$EMU_PASSWORD'}
+  shown=${shown//"$EMU_CLIENTSECRET"/'$EMU_CLIENTSECRET'}
+  echo "== $name (${secs}s): $shown" | tee "$logdir/$name.cmd"
+  # SIGINT after SECONDS is the examples' own way to stop (they then close
+  # their sockets). A marker is appended one second earlier and only the
+  # lines before it are judged, so those closes do not count as failures.
+  local log=$logdir/$name.log marker='=== lseg-compat: stopping (SIGINT) ==='
+  : >"$log"
+  ( sleep $((secs - 1)); echo "$marker" >>"$log" ) &
+  local marker_pid=$!
+  timeout -s INT -k 5 "$secs" "$@" >>"$log" 2>&1
+  kill "$marker_pid" 2>/dev/null
+  wait "$marker_pid" 2>/dev/null
+  sed "/^$marker\$/,\$d" "$log" >"$log.judged"
+  judge "$name" "$log.judged" "$kind"
+}
+
+sd=$exdir/market_price_rto_service_discovery.py
+au=$exdir/market_price_rto_authentication.py
+cc=$exdir/market_price_rto_client_cred_auth.py
+gosrc=$exdir/market_price_rto_client_cred_auth.go
+[ -f "$gosrc" ] || gosrc=$exdir/go/market_price_rto_client_cred_auth.go
+
+if [ -f "$sd" ] || [ -f "$au" ] || [ -f "$cc" ]; then
+  "$py" -c 'import websocket, requests' 2>/dev/null ||
+    { echo "SETUP FAIL: $py lacks websocket-client/requests" >&2; exit 2; }
+fi
+
+# v1 examples share the machine account and ask for exclusive sign-on, so
+# they run one after the other.
+if [ -f "$sd" ]; then
+  run py_sd "$sd_secs" v1 "$py" "$sd" --user "$EMU_USER" --password "$EMU_PASSWORD" --clientid "$EMU_CLIENTID" \
+    --auth_url "$AUTH_V1" --discovery_url "$DISCOVERY"
+  run py_sd_hotstandby "$sd_secs" v1hs "$py" "$sd" --user "$EMU_USER" --password "$EMU_PASSWORD" --clientid "$EMU_CLIENTID" \
+    --auth_url "$AUTH_V1" --discovery_url "$DISCOVERY" --hotstandby
+fi
+if [ -f "$au" ]; then
+  run py_auth "$sd_secs" v1 "$py" "$au" --user "$EMU_USER" --password "$EMU_PASSWORD" --clientid "$EMU_CLIENTID" \
+    --auth_url "$AUTH_V1" --hostname "$EP_HOST" --port "$EP_PORT"
+fi
+if [ -f "$cc" ]; then
+  run py_v2_discovery "$other_secs" v2 "$py" "$cc" --clientid "$EMU_CLIENTID" --clientsecret "$EMU_CLIENTSECRET" \
+    --auth_url "$AUTH_V2" --discovery_url "$DISCOVERY"
+  run py_v2_hotstandby "$other_secs" v2hs "$py" "$cc" --clientid "$EMU_CLIENTID" --clientsecret "$EMU_CLIENTSECRET" \
+    --auth_url "$AUTH_V2" --discovery_url "$DISCOVERY" --hotstandby
+  run py_v2_hostname "$other_secs" v2 "$py" "$cc" --clientid "$EMU_CLIENTID" --clientsecret "$EMU_CLIENTSECRET" \
+    --auth_url "$AUTH_V2" --hostname "$EP_HOST" --port "$EP_PORT"
+fi
+if [ -f "$gosrc" ]; then
+  # The Go example needs its own module with github.com/gorilla/websocket;
+  # it is built in a scratch copy so the user's directory is not touched.
+  gobuild=$logdir/goexample
+  mkdir -p "$gobuild"
+  cp "$gosrc" "$gobuild/"
+  if (cd "$gobuild" && go mod init market_price_rto_examples && go get github.com/gorilla/websocket &&
+      go build -o mp_cc .) >"$logdir/go_build.log" 2>&1; then
+    run go_v2_discovery "$other_secs" v2 "$gobuild/mp_cc" --clientid "$EMU_CLIENTID" --clientsecret "$EMU_CLIENTSECRET" \
+      --auth_url "$AUTH_V2" --discovery_url "$DISCOVERY"
+    run go_v2_hotstandby "$other_secs" v2 "$gobuild/mp_cc" --clientid "$EMU_CLIENTID" --clientsecret "$EMU_CLIENTSECRET" \
+      --auth_url "$AUTH_V2" --discovery_url "$DISCOVERY" --hotstandby
+    run go_v2_hostname "$other_secs" v2 "$gobuild/mp_cc" --clientid "$EMU_CLIENTID" --clientsecret "$EMU_CLIENTSECRET" \
+      --auth_url "$AUTH_V2" --hostname "$EP_HOST" --port "$EP_PORT"
+  else
+    results+=("FAIL go example build (see $logdir/go_build.log)")
+    overall=1
+  fi
+fi
+
+echo
+echo "Results (logs in $logdir):"
+if [ ${#results[@]} -eq 0 ]; then
+  echo "no examples found in $exdir"
+  exit 2
+fi
+printf '  %s\n' "${results[@]}"
+exit $overall
