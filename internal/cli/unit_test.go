@@ -177,9 +177,10 @@ func TestBoardRender(t *testing.T) {
 	if strings.Contains(out, "ACVOL_1") {
 		t.Errorf("board shows a field that is not a column:\n%s", out)
 	}
-	// 8 updates over 4 s, all in full seconds before now: 2 per second.
-	if !strings.Contains(out, "2.0") {
-		t.Errorf("rate not 2.0/s:\n%s", out)
+	// Updates at +0.5 s … +4.0 s; the rate counts the 4 full seconds before
+	// now (+0 … +3.999): 7 updates, 1.75 per second.
+	if !strings.Contains(out, "1.8") {
+		t.Errorf("rate not 1.75/s:\n%s", out)
 	}
 }
 

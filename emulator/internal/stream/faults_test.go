@@ -1,6 +1,10 @@
 package stream
 
 import (
+	"errors"
+	"net"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -82,4 +86,31 @@ func TestStallRead(t *testing.T) {
 		t.Fatal("request answered during a read stall")
 	}
 	c.next()
+}
+
+// A killed endpoint refuses at the TCP level, like a dead server, and
+// listens again by itself when the kill ends.
+func TestKillRefusesTCPAndRevives(t *testing.T) {
+	e := newEnv(t, Config{}, 1, false)
+	addr := e.servers[0].Addr().String()
+	e.servers[0].Kill(400 * time.Millisecond)
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("TCP connection accepted while killed")
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("want connection refused, got %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("endpoint did not come back after the kill: %v", err)
+		}
+		runtime.Gosched()
+	}
+	dial(e, 0).login(e.token(1, time.Minute))
 }

@@ -47,7 +47,7 @@ type Server struct {
 // non-nil). name labels logs and stats.
 func NewServer(h *Hub, name string, ln net.Listener, tlsCfg *tls.Config) *Server {
 	s := &Server{h: h, name: name, conns: map[uint64]*conn{}}
-	s.ln = &gateListener{Listener: ln, srv: s}
+	s.ln = newGateListener(ln, s)
 	var l net.Listener = s.ln
 	if tlsCfg != nil {
 		l = tls.NewListener(l, tlsCfg.Clone())
@@ -82,26 +82,146 @@ func (s *Server) Close() error {
 	return err
 }
 
-// gateListener refuses connections while the endpoint is killed.
+// gateListener refuses connections while the endpoint is killed: Kill
+// closes the TCP listener, so connection attempts are refused by the
+// kernel exactly as a dead server's are, and Accept listens again on the
+// same address when the kill ends.
 type gateListener struct {
-	net.Listener
 	srv       *Server
+	addr      net.Addr
 	downUntil atomic.Int64
+
+	mu     sync.Mutex
+	inner  net.Listener
+	killed bool // inner was closed by Kill
+	closed bool
+	done   chan struct{} // closed by Close
+	change chan struct{} // signalled when a kill starts, extends or ends
+}
+
+func newGateListener(ln net.Listener, srv *Server) *gateListener {
+	return &gateListener{srv: srv, addr: ln.Addr(), inner: ln, done: make(chan struct{}), change: make(chan struct{}, 1)}
+}
+
+func (g *gateListener) signal() {
+	select {
+	case g.change <- struct{}{}:
+	default:
+	}
+}
+
+func (g *gateListener) Addr() net.Addr { return g.addr }
+
+// kill closes the listener until d from now; a new kill replaces the
+// running one, and d <= 0 ends it at once (listening again before kill
+// returns).
+func (g *gateListener) kill(d time.Duration) {
+	g.downUntil.Store(time.Now().Add(d).UnixNano())
+	defer g.signal()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	if d > 0 {
+		if !g.killed {
+			g.killed = true
+			g.inner.Close()
+		}
+		return
+	}
+	if g.killed {
+		if ln, err := listenAgain(g.addr, g.done); err == nil {
+			g.inner, g.killed = ln, false
+		}
+	}
+}
+
+// listenAgain listens on addr, retrying briefly in case the kernel has not
+// released the port yet.
+func listenAgain(addr net.Addr, done <-chan struct{}) (net.Listener, error) {
+	var err error
+	for attempt := 0; attempt < 100; attempt++ {
+		var ln net.Listener
+		if ln, err = net.Listen(addr.Network(), addr.String()); err == nil {
+			return ln, nil
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-done:
+			t.Stop()
+			return nil, net.ErrClosed
+		case <-t.C:
+		}
+	}
+	return nil, err
+}
+
+func (g *gateListener) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	close(g.done)
+	return g.inner.Close()
 }
 
 func (g *gateListener) Accept() (net.Conn, error) {
 	for {
-		c, err := g.Listener.Accept()
-		if err != nil {
+		g.mu.Lock()
+		ln, killed := g.inner, g.killed
+		g.mu.Unlock()
+		if !killed {
+			c, err := ln.Accept()
+			if err == nil {
+				return c, nil
+			}
+			g.mu.Lock()
+			killed = g.killed && !g.closed
+			g.mu.Unlock()
+			if !killed {
+				return nil, err
+			}
+		}
+		if err := g.revive(); err != nil {
 			return nil, err
 		}
-		if time.Now().UnixNano() < g.downUntil.Load() {
-			g.srv.refused.Add(1)
-			c.Close()
-			continue
-		}
-		return c, nil
 	}
+}
+
+// revive waits for the kill to end and listens again on the same address.
+func (g *gateListener) revive() error {
+	for {
+		wait := time.Until(time.Unix(0, g.downUntil.Load()))
+		if wait <= 0 {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-g.done:
+			t.Stop()
+			return net.ErrClosed
+		case <-g.change:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return net.ErrClosed
+	}
+	if !g.killed { // kill(0) listened again already
+		return nil
+	}
+	ln, err := listenAgain(g.addr, g.done)
+	if err != nil {
+		return err
+	}
+	g.inner, g.killed = ln, false
+	return nil
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +315,8 @@ func (s *Server) snapshotConns() []*conn {
 
 // Kill drops every connection and refuses new ones for d.
 func (s *Server) Kill(d time.Duration) int {
-	s.ln.downUntil.Store(time.Now().Add(d).UnixNano())
+	s.refused.Add(1)
+	s.ln.kill(d)
 	return s.DropAll()
 }
 

@@ -1,0 +1,127 @@
+package loadtest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Decoder selects the client that reads the stream.
+type Decoder string
+
+const (
+	// DecoderSDK is the ertkit consumer (trjson decoder, Handler delivery).
+	DecoderSDK Decoder = "sdk"
+	// DecoderMapAny is the reference line: coder/websocket reads each
+	// frame into a fresh buffer and encoding/json decodes it into
+	// []map[string]any, as LSEG's Go example does with gorilla.
+	DecoderMapAny Decoder = "mapany"
+)
+
+// MaxDuration bounds every measured window (the load is bounded in time).
+const MaxDuration = 30 * time.Second
+
+// ErrConfig is wrapped by errors about an unusable Config.
+var ErrConfig = errors.New("loadtest: invalid config")
+
+// Config describes one load run. Zero fields take the defaults shown.
+type Config struct {
+	// Plain uses ws:// (and plain HTTP for the token) instead of wss://.
+	// Default false: TLS.
+	Plain bool
+	// Pack is the largest number of messages per frame the emulator
+	// sends. Default 1.
+	Pack int
+	// Rate is the emulator's update rate per item per second; 0 means load
+	// mode (updates as fast as each connection drains, each carrying the
+	// send time used for latency). Default 0.
+	Rate float64
+	// Items is the number of item streams per connection. Default 10.
+	// Names cycle through the emulator's built-in instruments, so more
+	// items than instruments means several streams per instrument.
+	Items int
+	// Conns is the number of client connections (one consumer.Client
+	// each). Default 1.
+	Conns int
+	// Decoder selects the client. Default DecoderSDK.
+	Decoder Decoder
+	// Cache turns on the consumer's last-value cache. Default false.
+	Cache bool
+	// Warmup runs before the measured window. Default 1 s.
+	Warmup time.Duration
+	// Duration is the measured window of Run. Default 5 s, at most
+	// MaxDuration.
+	Duration time.Duration
+	// ReadyTimeout bounds connecting and waiting for every Refresh.
+	// Default 30 s.
+	ReadyTimeout time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Pack == 0 {
+		c.Pack = 1
+	}
+	if c.Items == 0 {
+		c.Items = 10
+	}
+	if c.Conns == 0 {
+		c.Conns = 1
+	}
+	if c.Decoder == "" {
+		c.Decoder = DecoderSDK
+	}
+	if c.Warmup == 0 {
+		c.Warmup = time.Second
+	}
+	if c.Duration == 0 {
+		c.Duration = 5 * time.Second
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 30 * time.Second
+	}
+	switch {
+	case c.Pack < 1 || c.Items < 1 || c.Conns < 1 || c.Rate < 0:
+		return c, fmt.Errorf("%w: Pack, Items and Conns must be ≥ 1 and Rate ≥ 0", ErrConfig)
+	case c.Duration < 0 || c.Duration > MaxDuration || c.Warmup < 0 || c.Warmup > MaxDuration:
+		return c, fmt.Errorf("%w: Warmup and Duration must be within 0…%s", ErrConfig, MaxDuration)
+	case c.Decoder != DecoderSDK && c.Decoder != DecoderMapAny:
+		return c, fmt.Errorf("%w: unknown decoder %q", ErrConfig, c.Decoder)
+	}
+	return c, nil
+}
+
+// Name is a short label such as "tls/pack50" or "plain/pack1/rate100".
+func (c Config) Name() string {
+	t := "tls"
+	if c.Plain {
+		t = "plain"
+	}
+	s := fmt.Sprintf("%s/pack%d", t, c.Pack)
+	if c.Rate > 0 {
+		s += fmt.Sprintf("/rate%g", c.Rate)
+	}
+	if c.Conns > 1 {
+		s += fmt.Sprintf("/conns%d", c.Conns)
+	}
+	if c.Decoder != DecoderSDK && c.Decoder != "" {
+		s += "/" + string(c.Decoder)
+	}
+	return s
+}
+
+// ItemNames returns n item names cycling through the emulator's built-in
+// real-time and delayed instruments.
+func ItemNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = instruments[i%len(instruments)]
+	}
+	return out
+}
+
+// instruments are built-in emulator instruments (Market Price); "/" names
+// the delayed twin, a separate instrument with its own hub item.
+var instruments = []string{
+	"TRI.N", "IBM.N", "VOD.L", "EUR=", "AAPL.O", "MSFT.O", "JPY=", "GBP=", "BARC.L", "T.N",
+	"/TRI.N", "/IBM.N", "/VOD.L", "/EUR=", "/AAPL.O", "/MSFT.O", "/JPY=", "/GBP=", "/BARC.L", "/T.N",
+}

@@ -1,0 +1,120 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Result is what one Run measured in its window. CPU, allocations and RSS
+// are process totals: the emulator runs in the same process.
+type Result struct {
+	Config Config `json:"config"`
+	Name   string `json:"name"`
+
+	Seconds       float64 `json:"seconds"`
+	Updates       int64   `json:"updates"`
+	UpdatesPerSec float64 `json:"updates_per_sec"`
+	// MBPerSec is JSON payload decoded per second (10^6 bytes).
+	MBPerSec float64 `json:"mb_per_sec"`
+	// FramesPerSec is the emulator's frames sent per second.
+	FramesPerSec float64 `json:"frames_per_sec"`
+	// AllocsPerUpdate is process mallocs (emulator + client) per update.
+	AllocsPerUpdate float64 `json:"allocs_per_update"`
+	// CPUSeconds is process user+system CPU in the window; CPUPerUpdate
+	// the same per update.
+	CPUSeconds   float64       `json:"cpu_seconds"`
+	CPUPerUpdate time.Duration `json:"cpu_ns_per_update"`
+	// PeakRSS is the process's VmHWM at the end of the run (bytes).
+	PeakRSS int64 `json:"peak_rss_bytes"`
+
+	// Latency from the emulator's send time to the client's handler, over
+	// the window; zero without send times (Rate > 0).
+	LatencySamples uint64        `json:"latency_samples"`
+	P50            time.Duration `json:"p50_ns"`
+	P99            time.Duration `json:"p99_ns"`
+	P999           time.Duration `json:"p999_ns"`
+	Max            time.Duration `json:"max_ns"`
+
+	// Disconnects counts connections lost during the run (should be 0).
+	Disconnects int64 `json:"disconnects"`
+}
+
+type sample struct {
+	at      time.Time
+	updates int64
+	bytes   int64
+	frames  int64
+	cpu     time.Duration
+	mallocs uint64
+	hist    *HistSnapshot
+}
+
+func (s *Session) sample() sample {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	var frames int64
+	for _, e := range s.emu.State().Endpoints {
+		frames += e.Stats.FramesSent
+	}
+	return sample{at: time.Now(), updates: s.updates.Load(), bytes: s.bytes.Load(), frames: frames,
+		cpu: CPUTime(), mallocs: ms.Mallocs, hist: s.hist.Snapshot()}
+}
+
+// Run opens a session, waits Warmup, measures for Duration and closes it.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer s.Close()
+	return s.Measure(ctx)
+}
+
+// Measure waits the session's Warmup, then measures for its Duration.
+func (s *Session) Measure(ctx context.Context) (Result, error) {
+	cfg := s.cfg
+	if err := wait(ctx, cfg.Warmup); err != nil {
+		return Result{}, err
+	}
+	a := s.sample()
+	if err := wait(ctx, cfg.Duration); err != nil {
+		return Result{}, err
+	}
+	b := s.sample()
+	sec := b.at.Sub(a.at).Seconds()
+	r := Result{Config: cfg, Name: cfg.Name(), Seconds: sec, Updates: b.updates - a.updates,
+		CPUSeconds: (b.cpu - a.cpu).Seconds(), PeakRSS: ReadMemStatus().PeakRSS,
+		Disconnects: s.disconnects.Load()}
+	r.UpdatesPerSec = float64(r.Updates) / sec
+	r.MBPerSec = float64(b.bytes-a.bytes) / sec / 1e6
+	r.FramesPerSec = float64(b.frames-a.frames) / sec
+	if r.Updates > 0 {
+		// ReadMemStats itself allocates nothing; the window's mallocs are
+		// the emulator's and the clients'.
+		r.AllocsPerUpdate = float64(b.mallocs-a.mallocs) / float64(r.Updates)
+		r.CPUPerUpdate = (b.cpu - a.cpu) / time.Duration(r.Updates)
+	}
+	h := b.hist.Sub(a.hist)
+	r.LatencySamples = h.Count()
+	r.P50, r.P99, r.P999, r.Max = h.Quantile(0.50), h.Quantile(0.99), h.Quantile(0.999), h.Max()
+	if r.Disconnects > 0 {
+		return r, fmt.Errorf("loadtest: %s: %d connection(s) lost during the run", r.Name, r.Disconnects)
+	}
+	return r, nil
+}
+
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
