@@ -145,8 +145,6 @@ func TestFaultMatrix(t *testing.T) {
 	}
 }
 
-func grantFor(info emulator.Info, version int) func() any { return nil }
-
 func runSDKRow(t *testing.T, row faultRow) {
 	emu, info := startEmu(t, row.cfg)
 	g := v2Grant(info)
@@ -186,9 +184,7 @@ func runSDKRow(t *testing.T, row faultRow) {
 	if row.name == "server-stops-pings" {
 		// Three PingTimeouts of silence from the server: the client's own
 		// Pings must keep the connection alive.
-		waitFor(t, ev, 20*time.Second, "PingTimeout×3 elapsed", func() bool {
-			return time.Since(ev.snapshot()[evMark-1].Time) > 6*time.Second || len(ev.snapshot()) > evMark+3
-		})
+		hold(3 * row.cfg.PingTimeout)
 	}
 	// Every re-imaged item: a fresh Refresh Open/Ok after the fault, then an
 	// Update; the Suspect ones were seen Suspect in between.
@@ -281,7 +277,6 @@ func checkNoDupWithinImages(t *testing.T, name string, rs []rec) {
 func runCLIRow(t *testing.T, row faultRow) {
 	emu, info := startEmu(t, row.cfg)
 	r := startCLI(t, cliEnv(info, row.version), "--log-level", "info", "stream", "-o", "jsonl", "--duration", "25s", strings.Join(matrixItems, ","))
-	_ = r
 	for _, n := range matrixItems {
 		n := n
 		r.waitLine(t, 0, 15*time.Second, "first update of "+n, func(l cliLine) bool { return l.Type == "Update" && l.Name == n })
@@ -317,7 +312,7 @@ func runCLIRow(t *testing.T, row faultRow) {
 		})
 	}
 	if row.name == "server-stops-pings" {
-		waitStderr(t, r, 20*time.Second, "6 s without server Pings", func() bool { return false || timeSince(r, 6*time.Second) })
+		hold(3 * row.cfg.PingTimeout)
 	}
 	if row.conn == keepsConn && strings.Contains(stderrAfter(), "disconnected") {
 		t.Errorf("connection lost: %s", stderrAfter())
@@ -340,11 +335,13 @@ func runCLIRow(t *testing.T, row faultRow) {
 	t.Logf("outcome: stderr after fault: %s", oneLine(stderrAfter()))
 }
 
-var started = time.Now()
-
-// timeSince reports whether d elapsed since the CLI run started its
-// stream (approximation for "silence" scenarios).
-func timeSince(r *cliRun, d time.Duration) bool { return r.since() > d }
+// hold lets d pass. Only for asserting that nothing happens during d
+// (an absence cannot be waited for as an event).
+func hold(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	<-t.C
+}
 
 func waitStderr(t *testing.T, r *cliRun, d time.Duration, what string, cond func() bool) {
 	t.Helper()

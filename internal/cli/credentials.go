@@ -14,17 +14,17 @@ import (
 
 // envNames maps credential fields to their environment variables.
 var envNames = map[string]string{
-	"user":         "ERT_USER",
-	"password":     "ERT_PASSWORD",
-	"clientid":     "ERT_CLIENTID",
-	"clientsecret": "ERT_CLIENTSECRET",
-	"jwkFile":      "ERT_JWK_FILE",
-	"newPassword":  "ERT_NEW_PASSWORD",
-	"auth_url":     "ERT_AUTH_URL",
+	"user":          "ERT_USER",
+	"password":      "ERT_PASSWORD",
+	"clientid":      "ERT_CLIENTID",
+	"clientsecret":  "ERT_CLIENTSECRET",
+	"jwkFile":       "ERT_JWK_FILE",
+	"newPassword":   "ERT_NEW_PASSWORD",
+	"auth_url":      "ERT_AUTH_URL",
 	"discovery_url": "ERT_DISCOVERY_URL",
-	"ca-file":      "ERT_CA_FILE",
-	"region":       "ERT_REGION",
-	"hostname":     "ERT_HOSTNAME",
+	"ca-file":       "ERT_CA_FILE",
+	"region":        "ERT_REGION",
+	"hostname":      "ERT_HOSTNAME",
 }
 
 // secretFlags are the flags whose values are secrets: they are never
