@@ -511,3 +511,55 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatalf("version: %d %s", r.code, r.stdout)
 	}
 }
+
+func TestEmulatorFaultFlagsAndSchedule(t *testing.T) {
+	dir := t.TempDir()
+	faults := filepath.Join(dir, "faults.json")
+	os.WriteFile(faults, []byte(`[{"after":"0s","fault":"kill","args":{"endpoint":0,"duration":"1m"}}]`), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ertBin, "emulator", "--faults", faults, "--refuse-logins", "1")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info emulator.Info
+	if err := json.Unmarshal([]byte(line), &info); err != nil {
+		t.Fatal(err)
+	}
+	ep0 := info.Endpoints[0]
+	env := v1Env(info)
+	// The scheduled kill lands right after start: wait for it (bounded).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("tcp", net.JoinHostPort(ep0.Host, strconv.Itoa(ep0.Port)))
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("scheduled kill never applied; emulator stderr: %s", stderr.String())
+		}
+	}
+	r := ert(t, env, "doctor", "--hostname", ep0.Host, "--port", strconv.Itoa(ep0.Port))
+	if r.code != 5 || !strings.Contains(r.stdout, "FAIL  endpoint: TCP") {
+		t.Fatalf("killed endpoint: exit %d\n%s", r.code, r.stdout)
+	}
+	// --refuse-logins 1: the first Login elsewhere is refused, the next is accepted.
+	ep1 := info.Endpoints[1]
+	r = ert(t, env, "doctor", "--hostname", ep1.Host, "--port", strconv.Itoa(ep1.Port))
+	if r.code != 5 || !strings.Contains(r.stdout, "Already pending login") {
+		t.Fatalf("refused login: exit %d\n%s", r.code, r.stdout)
+	}
+	r = ert(t, env, "doctor", "--hostname", ep1.Host, "--port", strconv.Itoa(ep1.Port))
+	if r.code != 0 {
+		t.Fatalf("second login: exit %d\n%s", r.code, r.stdout)
+	}
+}

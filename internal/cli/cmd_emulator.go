@@ -36,6 +36,16 @@ type emulatorCmd struct {
 	MaxMsgSize     int           `name:"max-msg-size" default:"61440" help:"MaxMsgSize advertised and enforced."`
 	Seed           int64         `name:"seed" default:"1" help:"Seed of generated data and random faults."`
 	ADSMode        bool          `name:"ads-mode" help:"Also accept deployed-ADS logins by user name (no token), as LSEG's non-RTO examples send."`
+	NotFoundText   string        `name:"not-found-text" help:"State text of an unknown item (default \"**The record could not be found\")."`
+	DisablePost    bool          `name:"disable-post" help:"Refuse posts (Nak AccessDenied)."`
+	V2CloseExpiry  bool          `name:"v2-close-at-expiry" help:"Close v2 sessions when their token expires (RTO does not by default)."`
+	V1KeepExpiry   bool          `name:"v1-keep-after-expiry" help:"Keep v1 sessions whose token expired without a Login reissue (closed by default)."`
+
+	// Faults from the start, and a schedule of timed faults.
+	RefuseLogins int    `name:"refuse-logins" help:"Fault: refuse the next N logins with \"Login rejected. Already pending login.\""`
+	NoPings      bool   `name:"no-pings" help:"Fault: never send Pings."`
+	IgnorePongs  bool   `name:"ignore-pongs" help:"Fault: ignore the client's Pongs (it is disconnected at PingTimeout)."`
+	Faults       string `name:"faults" type:"path" help:"JSON file of timed faults: [{\"after\":\"30s\",\"fault\":\"kill\",\"args\":{\"endpoint\":0,\"duration\":\"5s\"}}, …]; each is a call of the admin API (see docs/EMULATOR.md)."`
 }
 
 func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
@@ -64,6 +74,8 @@ func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
 		Rate: c.Rate, RateSet: true, Pack: c.Pack, Conflate: c.Conflate,
 		PingTimeout: c.PingTimeout, PingInterval: c.PingInterval, MaxMsgSize: c.MaxMsgSize,
 		Seed: c.Seed, ADSMode: c.ADSMode, Logger: env.Log,
+		NotFoundText: c.NotFoundText, DisablePost: c.DisablePost,
+		CloseV2SessionsAtExpiry: c.V2CloseExpiry, KeepV1SessionsAfterExpiry: c.V1KeepExpiry,
 	}
 	for _, f := range c.JWK {
 		b, err := os.ReadFile(f)
@@ -80,11 +92,25 @@ func (c *emulatorCmd) run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	var schedule []scheduledFault
+	if c.Faults != "" {
+		if schedule, err = loadFaultSchedule(c.Faults); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
+	}
 	emu, err := emulator.Start(ctx, cfg)
 	if err != nil {
 		return fail(ExitFailure, err, "emulator")
 	}
 	defer emu.Close()
+	if c.RefuseLogins > 0 {
+		emu.RefuseLogins(c.RefuseLogins)
+	}
+	emu.SetPings(!c.NoPings)
+	emu.SetIgnorePongs(c.IgnorePongs)
+	if len(schedule) > 0 {
+		go runFaultSchedule(ctx, env, emu.Info(), schedule)
+	}
 	line, err := json.Marshal(emu.Info())
 	if err != nil {
 		return fail(ExitFailure, err, "emulator")

@@ -122,6 +122,6 @@ func ItemNames(n int) []string {
 // instruments are built-in emulator instruments (Market Price); "/" names
 // the delayed twin, a separate instrument with its own hub item.
 var instruments = []string{
-	"TRI.N", "IBM.N", "VOD.L", "EUR=", "AAPL.O", "MSFT.O", "JPY=", "GBP=", "BARC.L", "T.N",
-	"/TRI.N", "/IBM.N", "/VOD.L", "/EUR=", "/AAPL.O", "/MSFT.O", "/JPY=", "/GBP=", "/BARC.L", "/T.N",
+	"TRI.N", "IBM.N", "VOD.L", "EUR=", "AAPL.O", "MSFT.O", "JPY=", "GBP=", "BARC.L", "JPM.N",
+	"/TRI.N", "/IBM.N", "/VOD.L", "/EUR=", "/AAPL.O", "/MSFT.O", "/JPY=", "/GBP=", "/BARC.L", "/JPM.N",
 }

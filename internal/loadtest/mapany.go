@@ -103,9 +103,9 @@ func (s *Session) dialMapAny(ctx context.Context, info emulator.Info, names []st
 						signal(nil)
 					}
 				case "Status":
-					if m["Domain"] == "Login" {
-						signal(fmt.Errorf("loadtest: login refused: %v", m["State"]))
-					}
+					// A Status on the Login or an item stream here means
+					// refused or unknown: the run cannot proceed.
+					signal(fmt.Errorf("loadtest: Status for stream %v: %v", m["ID"], m["State"]))
 				case "Ping":
 					if err := c.Write(rctx, websocket.MessageText, []byte(`{"Type":"Pong"}`)); err != nil {
 						signal(err)

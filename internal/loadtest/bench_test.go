@@ -1,0 +1,62 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkE2E measures updates decoded end to end: emulator load mode →
+// loopback socket (wss or ws) → consumer (trjson decode, routing, item
+// stage) → Handler, in one process sharing the machine's cores. One op is
+// one update, so allocs/op is process allocations (emulator included) per
+// update.
+func BenchmarkE2E(b *testing.B) {
+	for _, plain := range []bool{false, true} {
+		for _, pack := range []int{1, 50} {
+			cfg := Config{Plain: plain, Pack: pack}
+			b.Run(cfg.Name(), func(b *testing.B) { benchE2E(b, cfg) })
+		}
+	}
+}
+
+// BenchmarkE2EMapAny is the reference line: the same stream decoded with
+// encoding/json into []map[string]any, as LSEG's Go example does.
+func BenchmarkE2EMapAny(b *testing.B) {
+	for _, pack := range []int{1, 50} {
+		cfg := Config{Pack: pack, Decoder: DecoderMapAny}
+		b.Run(fmt.Sprintf("tls/pack%d", pack), func(b *testing.B) { benchE2E(b, cfg) })
+	}
+}
+
+func benchE2E(b *testing.B, cfg Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	// Let the stream reach steady state before timing.
+	if err := s.WaitUpdates(ctx, 1000); err != nil {
+		b.Fatal(err)
+	}
+	bytes0, cpu0 := s.bytes.Load(), CPUTime()
+	h0 := s.hist.Snapshot()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := s.WaitUpdates(ctx, b.N); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	sec := b.Elapsed().Seconds()
+	h := s.hist.Snapshot().Sub(h0)
+	b.ReportMetric(float64(b.N)/sec, "updates/s")
+	b.ReportMetric(float64(s.bytes.Load()-bytes0)/sec/1e6, "MB/s")
+	b.ReportMetric(float64(CPUTime()-cpu0)/float64(b.N), "cpu-ns/update")
+	b.ReportMetric(float64(h.Quantile(0.99))/1e6, "p99-ms")
+	if s.disconnects.Load() > 0 {
+		b.Fatalf("%d connection(s) lost", s.disconnects.Load())
+	}
+}
