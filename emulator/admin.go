@@ -20,6 +20,7 @@ import (
 //	POST /admin/faults/drop                {"endpoint":-1} or {"endpoint":0,"conn":3}
 //	POST /admin/faults/stall               {"endpoint":-1,"mode":"read|write|both","duration":"2s"}
 //	POST /admin/faults/delay               {"endpoint":-1,"duration":"100ms"}
+//	POST /admin/faults/inject              {"endpoint":-1,"data":"[{\"ID\":2,"}  (a raw text frame, sent as is)
 //	POST /admin/faults/item                {"name":"TRI.N","state":"Closed|ClosedRecover|Suspect","recover_after":"1s"}
 //	POST /admin/faults/tokens              {"action":"revoke|expire","reason":"…"}
 //	POST /admin/faults/refuse-logins       {"count":3}
@@ -75,6 +76,7 @@ type adminReq struct {
 	RejectRefresh  int    `json:"reject_refresh"`
 	Clear          bool   `json:"clear"`
 	Target         string `json:"target"`
+	Data           string `json:"data"`
 }
 
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
@@ -146,6 +148,11 @@ func (e *Emulator) applyAdminFault(fault string, q *adminReq) (int, int, error) 
 		}
 	case "delay":
 		err = e.DelayOutbound(ep, d)
+	case "inject":
+		if q.Data == "" {
+			return 0, http.StatusBadRequest, fmt.Errorf("inject needs \"data\": the frame's text")
+		}
+		n, err = e.InjectFrame(ep, []byte(q.Data))
 	case "item":
 		ra, perr := dur(q.RecoverAfter)
 		if perr != nil {

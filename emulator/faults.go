@@ -122,6 +122,19 @@ func (e *Emulator) DelayOutbound(i int, d time.Duration) error {
 	return err
 }
 
+// InjectFrame sends data as one raw text frame to every connection of
+// endpoint i (-1: all endpoints), after what is already queued: a
+// malformed or oversize frame, or any message a test wants a client to
+// receive verbatim. It returns the number of connections it reached.
+func (e *Emulator) InjectFrame(i int, data []byte) (int, error) {
+	ss, err := e.pick(i)
+	n := 0
+	for _, s := range ss {
+		n += s.InjectFrame(data)
+	}
+	return n, err
+}
+
 // ItemStatus injects a state change on every open stream of the item
 // name ("TRI.N" covers its delayed twin "/TRI.N" too; "" = every open
 // item). recoverAfter applies to ItemSuspect (default 1 s). It returns

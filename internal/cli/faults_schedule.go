@@ -26,7 +26,7 @@ type scheduledFault struct {
 	Args  json.RawMessage `json:"args"`
 }
 
-var knownFaults = []string{"kill", "drop", "stall", "delay", "item", "tokens", "refuse-logins", "pings", "gateway"}
+var knownFaults = []string{"kill", "drop", "stall", "delay", "inject", "item", "tokens", "refuse-logins", "pings", "gateway"}
 
 func loadFaultSchedule(path string) ([]scheduledFault, error) {
 	data, err := os.ReadFile(path)

@@ -60,3 +60,17 @@ func benchE2E(b *testing.B, cfg Config) {
 		b.Fatalf("%d connection(s) lost", s.disconnects.Load())
 	}
 }
+
+// BenchmarkScale opens 2,000 cached items on one connection per op (in
+// this process); `ert bench scale` runs the 100,000-item version with the
+// client in a child process.
+func BenchmarkScale(b *testing.B) {
+	for range b.N {
+		r, err := Scale(context.Background(), ScaleConfig{Items: 2000, Plain: true}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(r.RefreshSeconds, "refresh-s")
+		b.ReportMetric(r.HeapPerItem, "heap-B/item")
+	}
+}

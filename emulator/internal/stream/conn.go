@@ -91,6 +91,7 @@ const (
 	ctlNone  ctlKind = iota
 	ctlClose         // flush everything before, send a close frame, disconnect
 	ctlPong          // RFC 6455 pong
+	ctlRaw           // a raw text frame, written as is (fault injection)
 )
 
 func newConn(srv *Server, nc net.Conn, br *bufio.Reader, id uint64) *conn {
@@ -423,6 +424,11 @@ func (c *conn) writeLoop() {
 				writeFrame()
 				if werr == nil {
 					werr = ws.WriteFrame(c.bw, ws.NewPongFrame(o.data))
+				}
+			case o.ctl == ctlRaw:
+				writeFrame()
+				if werr == nil {
+					werr = c.writeData(o.data)
 				}
 			case o.m != nil:
 				add(o.m)

@@ -329,6 +329,20 @@ func (s *Server) DropAll() int {
 	return len(cs)
 }
 
+// InjectFrame writes data as one text frame, as is, to every connection
+// after what is already queued: malformed JSON, an oversize frame,
+// anything a misbehaving server could send. It returns the number of
+// connections it was queued on.
+func (s *Server) InjectFrame(data []byte) int {
+	n := 0
+	for _, c := range s.snapshotConns() {
+		if c.push(out{ctl: ctlRaw, data: append([]byte(nil), data...)}) {
+			n++
+		}
+	}
+	return n
+}
+
 // DropConn drops one connection.
 func (s *Server) DropConn(id uint64) error {
 	s.mu.Lock()
