@@ -563,3 +563,44 @@ func TestEmulatorFaultFlagsAndSchedule(t *testing.T) {
 		t.Fatalf("second login: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+func TestStreamHotStandbyAndProgress(t *testing.T) {
+	emu := startEmu(t, emulator.Config{Rate: 10, RateSet: true})
+	env := v2Env(emu.Info())
+	r := ert(t, env, "stream", "--hotstandby", "--count", "30", "--stats", "TRI.N", "IBM.N")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	// Two connections carry every update; each is printed once.
+	seen := map[string]bool{}
+	for _, m := range jsonLines(t, r.stdout) {
+		if m["Type"] != "Update" {
+			continue
+		}
+		k := fmt.Sprintf("%s/%v", name(m), m["SeqNumber"])
+		if seen[k] {
+			t.Fatalf("update %s printed twice under hot standby", k)
+		}
+		seen[k] = true
+	}
+	if !strings.Contains(r.stderr, "dups_suppressed=") {
+		t.Fatalf("no stats: %s", r.stderr)
+	}
+	m := regexp.MustCompile(`dups_suppressed=(\d+)`).FindStringSubmatch(r.stderr)
+	if n, _ := strconv.Atoi(m[1]); n == 0 {
+		t.Fatalf("hot standby suppressed no duplicate: %s", r.stderr)
+	}
+
+	// Progress for a large subscription: 600 items, most unknown.
+	rics := []string{"TRI.N"}
+	for i := 0; i < 599; i++ {
+		rics = append(rics, fmt.Sprintf("NO%03d.X", i))
+	}
+	r = ert(t, env, append([]string{"stream", "--duration", "3s"}, rics...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "ert: subscribing: 600/600 items answered (599 closed)") {
+		t.Fatalf("no progress line: %s", r.stderr)
+	}
+}

@@ -120,6 +120,7 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 	var mu sync.Mutex
 	final := map[string]trjson.State{} // items whose stream ended
 	okItems := map[string]bool{}
+	answered := map[string]bool{} // items with a first complete image or a final state
 	var printErr error
 	handler := func(m *consumer.Msg) {
 		if store != nil {
@@ -141,6 +142,9 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 			mu.Lock()
 			if m.State.Data == trjson.DataOk && m.Type == trjson.TypeRefresh {
 				okItems[m.Name] = true
+			}
+			if (m.Type == trjson.TypeRefresh && m.Complete) || m.State.Stream != trjson.StreamOpen {
+				answered[m.Name] = true
 			}
 			if m.State.Stream != trjson.StreamOpen && m.Complete {
 				final[m.Name] = m.State
@@ -226,6 +230,13 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 	if r.out.Stats {
 		go statsLoop(runCtx, env, client, done)
 	}
+	if len(names) >= progressThreshold && store == nil {
+		go progressLoop(runCtx, env, len(names), func() (int, int) {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(answered), len(final)
+		})
+	}
 
 	if r.snapshot {
 		imgs, err := client.Snapshot(ctx, names, opts...)
@@ -309,4 +320,28 @@ func endpointURL(e discovery.Endpoint, plain bool) string {
 		return "ws://" + e.Address() + "/WebSocket"
 	}
 	return e.Address()
+}
+
+// progressThreshold is the number of items from which subscribing reports
+// progress on stderr.
+const progressThreshold = 500
+
+// progressLoop reports, every second until every item has answered, how
+// many items have their first image.
+func progressLoop(ctx context.Context, env *Env, total int, count func() (answered, closed int)) {
+	start := time.Now()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a, c := count()
+		fmt.Fprintf(env.Stderr, "ert: subscribing: %d/%d items answered (%d closed) in %s\n", a, total, c, time.Since(start).Round(time.Second))
+		if a >= total {
+			return
+		}
+	}
 }
