@@ -20,7 +20,7 @@ type Client struct {
 	cfg  Config
 	log  *slog.Logger
 	tls  *tls.Config
-	dial func(ctx context.Context, url string, tc *tls.Config, limit int64) (transport, error)
+	dial func(ctx context.Context, url string, o dialOptions) (transport, error)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -38,6 +38,7 @@ type Client struct {
 	items     map[*Item]struct{} // the watchlist: streaming items to keep open
 	active    int                // slot carrying posts and snapshots; -1 none
 	closed    bool
+	upSig     chan struct{} // closed (and replaced) whenever a slot logs in
 
 	stage sync.Mutex // serialises de-dup, caches and delivery
 	msg   Msg        // scratch for Handler delivery, under stage
@@ -79,8 +80,10 @@ func WithService(s string) Option { return func(o *options) { o.service = s } }
 
 // Dial connects (both connections with HotStandby), logs in and returns
 // once at least one connection is logged in. Token and Login failures are
-// returned at once (no retry storm); unreachable endpoints are tried in
-// order. After Dial the Client reconnects by itself until Close.
+// returned at once (no retry storm), except a Login refused with "Already
+// pending login" (ErrLoginPending), which is retried after a back-off with
+// jitter up to Reconnect.PendingLoginRetries times within ctx; unreachable
+// endpoints are tried in order. After Dial the Client reconnects by itself until Close.
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if cfg.TokenSource == nil && cfg.UserName == "" {
@@ -90,9 +93,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, tls: tc, dial: dialWS, items: map[*Item]struct{}{}, active: -1}
+	c := &Client{cfg: cfg, log: cfg.Logger, tls: tc, dial: dialWS, items: map[*Item]struct{}{}, active: -1, upSig: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.ev = events{fn: cfg.OnEvent, ch: make(chan Event, 256), dropped: func() { c.cnt.eventsDropped.Add(1) }}
+	c.ev = newEvents(cfg.OnEvent, cfg.Events, func() { c.cnt.eventsDropped.Add(1) })
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.ev.run(c.ctx.Done()) }()
 	if cfg.Handler == nil {
@@ -213,18 +216,38 @@ func (c *Client) getToken(ctx context.Context, reconnect bool) (string, error) {
 	return tok, nil
 }
 
-// firstConnect tries the slot's endpoints once each, in order.
+// firstConnect tries the slot's endpoints once each, in order. A Login
+// refused with "Already pending login" is retried on the same endpoint
+// after a back-off (bounded by PendingLoginRetries and ctx); other token
+// and Login failures end it at once.
 func (c *Client) firstConnect(ctx context.Context, s *slot) (*conn, error) {
 	var last error
 	c.mu.Lock()
 	neps := len(c.endpoints)
 	c.mu.Unlock()
+	bo := backoff{p: c.cfg.Reconnect}
+	retries := 0
 	for i := 0; i < neps; i++ {
 		cn, err := c.attempt(ctx, s, false)
 		if err == nil {
 			return cn, nil
 		}
 		last = err
+		if errors.Is(err, ErrLoginPending) && retries < c.cfg.Reconnect.PendingLoginRetries {
+			retries++
+			d := bo.next()
+			c.log.Warn("login pending on the server; backing off", "conn", s.idx, "endpoint", s.endpoint, "retry", retries, "delay", d)
+			c.errorEvent(s.idx, err)
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("%w (while backing off after: %w)", ctx.Err(), err)
+			}
+			i-- // same endpoint again
+			continue
+		}
 		var te *TokenError
 		var le *LoginError
 		if errors.As(err, &te) || errors.As(err, &le) || ctx.Err() != nil {
@@ -239,6 +262,7 @@ func (c *Client) attempt(ctx context.Context, s *slot, reconnect bool) (*conn, e
 	c.mu.Lock()
 	ep := c.endpoints[s.epIdx%len(c.endpoints)]
 	s.endpoint, s.state = ep, ConnConnecting
+	dial := c.dial // under c.mu: tests substitute it on a running Client
 	c.mu.Unlock()
 	tok, err := c.getToken(ctx, reconnect)
 	if err != nil {
@@ -246,6 +270,7 @@ func (c *Client) attempt(ctx context.Context, s *slot, reconnect bool) (*conn, e
 		return nil, err
 	}
 	cn := newConn(c, s.idx, ep)
+	cn.dial = dial
 	if err := cn.start(ctx, tok); err != nil {
 		c.setState(s, ConnDown)
 		return nil, err
@@ -362,6 +387,8 @@ func (c *Client) up(s *slot, cn *conn, lastEndpoint string) []*Item {
 		items = append(items, it)
 	}
 	promoted := c.pickActive()
+	close(c.upSig)
+	c.upSig = make(chan struct{})
 	c.mu.Unlock()
 	kind := EventConnected
 	if reconnect {
@@ -393,10 +420,7 @@ func (c *Client) down(s *slot, cn *conn, err error) {
 		return
 	}
 	c.log.Warn("connection lost", "conn", s.idx, "endpoint", cn.endpoint, "err", err)
-	c.ev.emit(Event{Kind: EventDisconnected, Conn: s.idx, Endpoint: cn.endpoint, Err: err})
-	if promoted && active >= 0 {
-		c.ev.emit(Event{Kind: EventStandbyPromoted, Conn: active, Endpoint: activeEP})
-	}
+	// Items first: whoever sees EventDisconnected sees them Suspect.
 	st := trjson.State{Stream: trjson.StreamOpen, Data: trjson.DataSuspect, Text: "connection lost; recovering"}
 	for _, sb := range cn.byItem {
 		if sb.item.snapshot {
@@ -405,6 +429,10 @@ func (c *Client) down(s *slot, cn *conn, err error) {
 			continue
 		}
 		c.itemState(s.idx, sb.item, st)
+	}
+	c.ev.emit(Event{Kind: EventDisconnected, Conn: s.idx, Endpoint: cn.endpoint, Err: err})
+	if promoted && active >= 0 {
+		c.ev.emit(Event{Kind: EventStandbyPromoted, Conn: active, Endpoint: activeEP})
 	}
 }
 
@@ -508,31 +536,123 @@ func (c *Client) Subscribe(ctx context.Context, names []string, opts ...Option) 
 // Snapshot requests non-streaming images of names (batched) on the active
 // connection and waits for them. Items the server does not know come back
 // with a Closed state and the server's text.
+//
+// A snapshot is idempotent, so when the connection is lost before every
+// image arrived, the missing ones are requested again on the next logged-in
+// connection (the standby at once with HotStandby, else after the
+// reconnect), up to 3 times. The wait for that connection is bounded by ctx
+// or, without a deadline, by Reconnect.MaxDelay+DialTimeout+LoginTimeout;
+// images still missing then come back with State ClosedRecover and the
+// error wraps ErrDisconnected. With no connection logged in at the call,
+// Snapshot returns ErrNotConnected at once.
 func (c *Client) Snapshot(ctx context.Context, names []string, opts ...Option) ([]Image, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	items, sub := c.newItems(names, opts, true)
+	items, _ := c.newItems(names, opts, true)
 	cn := c.activeConn()
 	if cn == nil {
 		return nil, ErrNotConnected
 	}
-	if err := cn.do(ctx, func(cn *conn) { cn.requestItems(items, true) }); err != nil {
-		return nil, err
-	}
-	if err := sub.Wait(ctx); err != nil {
-		c.closeItems(context.Background(), items)
-		return nil, err
+	const maxResends = 3
+	todo := items
+	var connErr error
+	for resend := 0; ; resend++ {
+		batch := todo
+		// A failure here is a lost connection (or ctx): the loop below
+		// finds the missing images either way.
+		if cn.do(ctx, func(cn *conn) { cn.requestItems(batch, true) }) == nil {
+			waitSnapshot(ctx, cn, batch)
+		}
+		if ctx.Err() != nil {
+			c.closeItems(context.Background(), batch)
+			return nil, ctx.Err()
+		}
+		missing := 0
+		for _, it := range items {
+			if !it.snapshotDone() {
+				missing++
+			}
+		}
+		if missing == 0 || resend == maxResends {
+			break
+		}
+		if cn, connErr = c.nextConn(ctx, cn); connErr != nil {
+			break
+		}
+		// Fresh items (and a fresh slice: the old connection may still
+		// read the last one): the lost items may still be touched by that
+		// connection's teardown.
+		todo = make([]*Item, 0, missing)
+		for i, it := range items {
+			if !it.snapshotDone() {
+				items[i] = it.again()
+				todo = append(todo, items[i])
+			}
+		}
+		c.log.Info("re-sending snapshot requests after a connection loss", "items", len(todo), "resend", resend+1)
 	}
 	imgs := make([]Image, len(items))
 	var errs []error
 	for i, it := range items {
 		imgs[i] = it.Image()
-		if imgs[i].State.Stream == trjson.StreamClosedRecover {
+		if !it.snapshotDone() {
+			if imgs[i].State.Stream != trjson.StreamClosedRecover {
+				imgs[i].State = trjson.State{Stream: trjson.StreamClosedRecover, Data: trjson.DataSuspect, Text: "connection lost"}
+			}
 			errs = append(errs, fmt.Errorf("consumer: snapshot of %s: %w", it.Name, ErrDisconnected))
 		}
 	}
+	if len(errs) > 0 && connErr != nil {
+		errs = append(errs, connErr)
+	}
 	return imgs, errors.Join(errs...)
+}
+
+// waitSnapshot waits until every item is ready, the connection ends, or ctx.
+func waitSnapshot(ctx context.Context, cn *conn, items []*Item) {
+	for _, it := range items {
+		select {
+		case <-it.ready:
+		case <-cn.ctx.Done():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// nextConn waits for a logged-in active connection other than old, bounded
+// by ctx (or, without a deadline, by about one reconnect) and Close.
+func (c *Client) nextConn(ctx context.Context, old *conn) (*conn, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		r := c.cfg.Reconnect
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.MaxDelay+c.cfg.DialTimeout+c.cfg.LoginTimeout)
+		defer cancel()
+	}
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if c.active >= 0 {
+			if cn := c.slots[c.active].conn; cn != nil && cn != old && cn.ctx.Err() == nil {
+				c.mu.Unlock()
+				return cn, nil
+			}
+		}
+		sig := c.upSig
+		c.mu.Unlock()
+		select {
+		case <-sig:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("consumer: waiting for a reconnect: %w", ctx.Err())
+		case <-c.ctx.Done():
+			return nil, ErrClosed
+		}
+	}
 }
 
 // Symbols returns the RICs of a chain / symbol list (a SymbolList snapshot).
@@ -551,8 +671,10 @@ func (c *Client) Symbols(ctx context.Context, name string) ([]string, error) {
 	return img.Book.Keys(), nil
 }
 
-// Directory returns the Source Directory (all filters) as a snapshot;
-// Image.Map holds the raw Map keyed by service ID.
+// Directory returns the Source Directory (all filters) as a snapshot:
+// Image.Services holds the services decoded (name, ID, state, accepting
+// requests, capabilities, QoS) and Image.Map the raw Map keyed by service
+// ID, for anything else the server sends.
 func (c *Client) Directory(ctx context.Context) (Image, error) {
 	imgs, err := c.Snapshot(ctx, []string{""}, WithDomain(trjson.DomainSource), func(o *options) { o.filter = 63 })
 	if err != nil {
@@ -677,11 +799,18 @@ func (c *Client) Stats() Stats {
 		Statuses: c.cnt.statuses.Load(), Delivered: c.cnt.delivered.Load(), Reconnects: c.cnt.reconnects.Load(),
 		Drops: c.cnt.drops.Load(), Conflated: c.cnt.conflated.Load(), DupsSuppressed: c.cnt.dups.Load(),
 		Errors: c.cnt.errors.Load(), EventsDropped: c.cnt.eventsDropped.Load(), LoginReissues: c.cnt.reissues.Load(),
+		RecoveryBatches: c.cnt.recoveryBatches.Load(), RecoveryWaits: c.cnt.recoveryWaits.Load(),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.slots {
-		st.Conns = append(st.Conns, ConnStats{Index: s.idx, Endpoint: s.endpoint, State: s.state, Active: s.idx == c.active})
+		cs := ConnStats{Index: s.idx, Endpoint: s.endpoint, State: s.state, Active: s.idx == c.active}
+		if s.conn != nil {
+			if t, ok := s.conn.t.(compressor); ok {
+				cs.Compressed = t.Compressed()
+			}
+		}
+		st.Conns = append(st.Conns, cs)
 	}
 	return st
 }

@@ -63,6 +63,13 @@ type Reconnect struct {
 	// MaxAttempts bounds consecutive failed attempts per connection; 0
 	// means unlimited (the client keeps trying until Close).
 	MaxAttempts int
+	// PendingLoginRetries is how often Dial retries, after a back-off with
+	// jitter (MinDelay, growing by Multiplier), a Login refused with
+	// "Already pending login" (ErrLoginPending) instead of failing at once:
+	// the server is still tearing down a previous session, and an
+	// immediate retry storm only prolongs that. The context given to Dial
+	// bounds the wait too. Default 5; negative means no retry.
+	PendingLoginRetries int
 }
 
 // TLS configures certificate verification on wss endpoints. The zero value
@@ -117,11 +124,23 @@ type Config struct {
 	LoginTimeout time.Duration
 	// PostTimeout bounds Post when the context has no deadline. Default 15s.
 	PostTimeout time.Duration
+	// Compression offers the permessage-deflate WebSocket extension
+	// (RFC 7692) with context takeover; the server decides whether to use
+	// it (ConnStats.Compressed tells). It trades CPU for bandwidth: worth
+	// it on thin links, not on a LAN. Default false.
+	Compression bool
 	// ReadLimit is the largest inbound WebSocket message. Default 16 MiB.
 	ReadLimit int64
-	// RecoveryBatch is the largest number of items in one recovery batch
-	// request. Default 1000 (each message also stays under MaxMsgSize).
+	// RecoveryBatch is the largest number of items in one batch request,
+	// and the pace of recovery: after a (re)connect the watchlist is
+	// re-requested RecoveryBatch items at a time, the next batch going
+	// when every item of the previous one got its Refresh or Status (or
+	// after RecoveryWait). Default 1000 (each message also stays under
+	// MaxMsgSize).
 	RecoveryBatch int
+	// RecoveryWait bounds the wait for the replies of one recovery batch
+	// before the next is sent anyway. Default 5s.
+	RecoveryWait time.Duration
 
 	// Handler, when set, receives every message synchronously, in order;
 	// the *Msg and its fields are valid only during the call (no copies,
@@ -139,8 +158,15 @@ type Config struct {
 	Cache bool
 
 	// OnEvent receives lifecycle events, serially, from one goroutine.
-	// Events are dropped (and counted) when it falls 256 behind.
+	// Events are dropped (and counted in Stats.EventsDropped) when it falls
+	// 256 behind; item-state events are queued apart, so that a flood of
+	// them never drops a connection event.
 	OnEvent func(Event)
+	// Events, when set, also receives every lifecycle event (after
+	// OnEvent, if both are set), without blocking: an event that does not
+	// fit the channel's buffer is dropped and counted in
+	// Stats.EventsDropped. Give it a buffer. The Client never closes it.
+	Events chan<- Event
 	// Logger receives logs; secrets are never logged. Default: discard.
 	Logger *slog.Logger
 }
@@ -178,6 +204,9 @@ func (c *Config) withDefaults() Config {
 	if r.RediscoverAfter <= 0 {
 		r.RediscoverAfter = 6
 	}
+	if r.PendingLoginRetries == 0 {
+		r.PendingLoginRetries = 5
+	}
 	if d.DedupWindow <= 0 {
 		d.DedupWindow = 2 * time.Second
 	}
@@ -195,6 +224,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.RecoveryBatch <= 0 {
 		d.RecoveryBatch = 1000
+	}
+	if d.RecoveryWait <= 0 {
+		d.RecoveryWait = 5 * time.Second
 	}
 	if d.Buffer <= 0 {
 		d.Buffer = 1024

@@ -41,6 +41,9 @@ type features struct {
 type sub struct {
 	id   int64
 	item *Item
+	// recov is the recovery batch (conn.recovGen) that requested the
+	// stream and still waits for its first reply; 0 when none.
+	recov int
 }
 
 // conn is one WebSocket connection with its Login. Its stream table and
@@ -50,11 +53,13 @@ type conn struct {
 	c        *Client
 	slot     int
 	endpoint string
+	dial     func(ctx context.Context, url string, o dialOptions) (transport, error)
 	t        transport
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	frames chan []byte
+	free   chan []byte // frame buffers handed back by the loop for reuse
 	out    chan []byte
 	cmds   chan func(*conn)
 	renew  chan struct{}
@@ -72,11 +77,21 @@ type conn struct {
 	fb     trjson.FrameBuilder
 	buf    []byte
 	fatal  error
+	opened []*sub // streams opened by the running requestItems call
+
+	// Recovery pacing (owned by the loop goroutine): the watchlist is
+	// re-requested RecoveryBatch items at a time; the next batch goes when
+	// every item of the previous one got a reply, or after RecoveryWait.
+	recov      []*Item
+	recovGen   int
+	recovLeft  int
+	recovTimer *time.Timer
+	recovC     <-chan time.Time
 }
 
 func newConn(c *Client, slot int, endpoint string) *conn {
 	return &conn{c: c, slot: slot, endpoint: endpoint,
-		frames: make(chan []byte, 64), out: make(chan []byte, 256),
+		frames: make(chan []byte, 64), free: make(chan []byte, 66), out: make(chan []byte, 256),
 		cmds: make(chan func(*conn), 64), renew: make(chan struct{}, 1),
 		nextID: loginID + 1, byID: map[int64]*sub{}, byItem: map[*Item]*sub{}, posts: map[int64]*pendingPost{},
 		feat: features{maxMsgSize: 61440, pingTimeout: 30 * time.Second}}
@@ -86,7 +101,7 @@ func newConn(c *Client, slot int, endpoint string) *conn {
 func (cn *conn) start(ctx context.Context, token string) error {
 	cfg := &cn.c.cfg
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
-	t, err := cn.c.dial(dctx, endpointURL(cn.endpoint), cn.c.tls, cfg.ReadLimit)
+	t, err := cn.dial(dctx, endpointURL(cn.endpoint), dialOptions{tls: cn.c.tls, readLimit: cfg.ReadLimit, compress: cfg.Compression})
 	cancel()
 	if err != nil {
 		return err
@@ -96,6 +111,9 @@ func (cn *conn) start(ctx context.Context, token string) error {
 	// writes the Login Close before cancelling.
 	cn.ctx, cn.cancel = context.WithCancelCause(context.Background())
 	cn.lastRecv.Store(time.Now().UnixNano())
+	// Reads run without a context (a cancellable one costs an AfterFunc
+	// per frame in coder/websocket); the connection's end closes the socket.
+	context.AfterFunc(cn.ctx, func() { t.Close() })
 	cn.wg.Add(2)
 	go cn.reader()
 	go cn.writer()
@@ -108,6 +126,7 @@ func (cn *conn) start(ctx context.Context, token string) error {
 		select {
 		case p := <-cn.frames:
 			done, err := cn.loginResponse(p)
+			cn.recycle(p)
 			if err != nil {
 				cn.stop(err)
 				return err
@@ -123,6 +142,19 @@ func (cn *conn) start(ctx context.Context, token string) error {
 			cn.stop(ctx.Err())
 			return ctx.Err()
 		case <-cn.ctx.Done():
+			// A refused Login is a Status followed by a close: the Status,
+			// read first, is still queued and says why.
+			for drained := false; !drained; {
+				select {
+				case p := <-cn.frames:
+					if _, lerr := cn.loginResponse(p); lerr != nil {
+						cn.stop(lerr)
+						return lerr
+					}
+				default:
+					drained = true
+				}
+			}
 			err := context.Cause(cn.ctx)
 			cn.stop(err)
 			return fmt.Errorf("consumer: %s closed during login: %w", cn.endpoint, err)
@@ -224,7 +256,12 @@ func (cn *conn) loginMsg(token string, refresh bool) *trjson.Msg {
 func (cn *conn) reader() {
 	defer cn.wg.Done()
 	for {
-		p, err := cn.t.Read(cn.ctx)
+		var buf []byte
+		select {
+		case buf = <-cn.free:
+		default:
+		}
+		p, err := cn.t.Read(context.Background(), buf)
 		if err != nil {
 			cn.cancel(fmt.Errorf("%w: %w", ErrDisconnected, err))
 			return
@@ -233,6 +270,7 @@ func (cn *conn) reader() {
 		if isPing(p) {
 			// Answer here so that a slow application never delays the Pong.
 			cn.enqueue(pongFrame)
+			cn.recycle(p)
 			continue
 		}
 		select {
@@ -240,6 +278,18 @@ func (cn *conn) reader() {
 		case <-cn.ctx.Done():
 			return
 		}
+	}
+}
+
+// recycle hands a frame buffer back to the reader; very large ones are
+// left to the garbage collector so that one huge frame does not pin memory.
+func (cn *conn) recycle(p []byte) {
+	if cap(p) > 1<<20 {
+		return
+	}
+	select {
+	case cn.free <- p[:0]:
+	default:
 	}
 }
 
@@ -321,7 +371,9 @@ func (cn *conn) do(ctx context.Context, fn func(*conn)) error {
 // run requests the items and processes frames and commands until the
 // connection ends; it returns why.
 func (cn *conn) run(items []*Item) error {
-	cn.requestItems(items, true)
+	cn.recov = items
+	cn.nextRecovery()
+	defer cn.stopRecovery()
 	tick := cn.feat.pingTimeout / 3
 	if tick < 50*time.Millisecond {
 		tick = 50 * time.Millisecond
@@ -333,9 +385,14 @@ func (cn *conn) run(items []*Item) error {
 		select {
 		case p := <-cn.frames:
 			cn.handleFrame(p)
+			cn.recycle(p) // nothing aliases a frame after handleFrame (Handler contract; the queue clones)
 			err = cn.fatal
 		case fn := <-cn.cmds:
 			fn(cn)
+		case <-cn.recovC:
+			cn.c.cnt.recoveryWaits.Add(1)
+			cn.c.log.Warn("recovery batch not fully answered in time; sending the next", "conn", cn.slot, "missing", cn.recovLeft)
+			cn.nextRecovery()
 		case <-cn.renew:
 			cn.reissueLogin()
 		case <-ticker.C:
@@ -437,6 +494,9 @@ func (cn *conn) handleMsg(m *trjson.Msg) {
 		return // late message of a closed stream, or a batch acknowledgement
 	}
 	it := s.item
+	if s.recov != 0 && (m.Type == trjson.TypeStatus && m.HasState || m.Type == trjson.TypeRefresh && m.Complete()) {
+		cn.recovered(s)
+	}
 	switch m.Type {
 	case trjson.TypeRefresh:
 		cn.c.cnt.refreshes.Add(1)
@@ -459,6 +519,7 @@ func (cn *conn) handleMsg(m *trjson.Msg) {
 				final = true
 			}
 		case trjson.StreamClosedRecover:
+			cn.recovered(s)
 			delete(cn.byID, s.id)
 			delete(cn.byItem, it)
 			cn.c.itemState(cn.slot, it, st)
@@ -482,6 +543,7 @@ func (cn *conn) handleMsg(m *trjson.Msg) {
 
 // finish removes a stream whose server side ended and records the final state.
 func (cn *conn) finish(s *sub, st trjson.State) {
+	cn.recovered(s)
 	delete(cn.byID, s.id)
 	delete(cn.byItem, s.item)
 	if st.Stream != trjson.StreamNonStreaming {
@@ -489,6 +551,63 @@ func (cn *conn) finish(s *sub, st trjson.State) {
 	}
 	cn.c.itemState(cn.slot, s.item, st)
 	s.item.markReady()
+}
+
+// nextRecovery sends the next recovery batch: up to RecoveryBatch items of
+// the watchlist not yet open here. Pacing the re-requests after a reconnect
+// keeps a large watchlist from flooding the server (and our own queues)
+// with thousands of refreshes at once.
+func (cn *conn) nextRecovery() {
+	if cn.recovTimer != nil {
+		cn.recovTimer.Stop()
+	}
+	cn.recovC, cn.recovLeft = nil, 0
+	for len(cn.recov) > 0 {
+		n := min(len(cn.recov), cn.c.cfg.RecoveryBatch)
+		batch := cn.recov[:n]
+		cn.recov = cn.recov[n:]
+		cn.recovGen++
+		opened := cn.requestItems(batch, true)
+		if len(opened) == 0 {
+			continue // closed meanwhile, or opened by a Subscribe
+		}
+		for _, s := range opened {
+			s.recov = cn.recovGen
+		}
+		cn.recovLeft = len(opened)
+		cn.c.cnt.recoveryBatches.Add(1)
+		if cn.recovTimer == nil {
+			cn.recovTimer = time.NewTimer(cn.c.cfg.RecoveryWait)
+		} else {
+			cn.recovTimer.Reset(cn.c.cfg.RecoveryWait)
+		}
+		cn.recovC = cn.recovTimer.C
+		return
+	}
+	cn.recov = nil
+}
+
+// recovered notes the first reply (or the end) of a stream requested by
+// the current recovery batch; the last one releases the next batch.
+func (cn *conn) recovered(s *sub) {
+	if s.recov == 0 {
+		return
+	}
+	gen := s.recov
+	s.recov = 0
+	if gen != cn.recovGen || cn.recovC == nil {
+		return // a batch we stopped waiting for
+	}
+	if cn.recovLeft--; cn.recovLeft <= 0 {
+		cn.nextRecovery()
+	}
+}
+
+func (cn *conn) stopRecovery() {
+	if cn.recovTimer != nil {
+		cn.recovTimer.Stop()
+	}
+	cn.recov, cn.recovC = nil, nil
 }
 
 // scheduleRecover re-requests an item after a back-off (ClosedRecover).
@@ -566,8 +685,10 @@ func (p *reqParams) groupKey() string {
 }
 
 // requestItems sends requests for items not yet open on this connection:
-// batches where supported, each message within MaxMsgSize.
-func (cn *conn) requestItems(items []*Item, refresh bool) {
+// batches where supported, each message within MaxMsgSize. It returns the
+// streams it opened (valid until the next call).
+func (cn *conn) requestItems(items []*Item, refresh bool) []*sub {
+	cn.opened = cn.opened[:0]
 	params := cn.c.params(items)
 	groups := map[string][]reqParams{}
 	var order []string
@@ -594,6 +715,7 @@ func (cn *conn) requestItems(items []*Item, refresh bool) {
 		}
 	}
 	cn.sendPacked(msgs)
+	return cn.opened
 }
 
 // batch builds the request(s) for a group with identical parameters,
@@ -642,6 +764,7 @@ func (cn *conn) open(id int64, it *Item) {
 	s := &sub{id: id, item: it}
 	cn.byID[id] = s
 	cn.byItem[it] = s
+	cn.opened = append(cn.opened, s)
 }
 
 // reissue re-requests open items on their stream IDs (view, pause).
@@ -673,6 +796,7 @@ func (cn *conn) closeItems(items []*Item) {
 		if s == nil {
 			continue
 		}
+		cn.recovered(s)
 		delete(cn.byItem, it)
 		delete(cn.byID, s.id)
 		byDomain[it.Domain] = append(byDomain[it.Domain], s.id)

@@ -3,6 +3,7 @@ package consumer
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ertkit/ertkit/trjson"
 )
@@ -20,6 +21,11 @@ var (
 	ErrPingTimeout = errors.New("consumer: nothing received within PingTimeout")
 	// ErrNoEndpoints reports an empty endpoint list.
 	ErrNoEndpoints = errors.New("consumer: no endpoints")
+	// ErrLoginPending matches (errors.Is) a *LoginError whose server text
+	// says "Already pending login": the server still holds a previous
+	// session of the same user. Dial backs off and retries such a Login
+	// (Reconnect.PendingLoginRetries); every other refusal is final.
+	ErrLoginPending = errors.New("consumer: login rejected: already pending login")
 )
 
 // LoginError is a Login rejected by the server (a Login Status, or a Login
@@ -32,6 +38,14 @@ type LoginError struct {
 func (e *LoginError) Error() string {
 	return fmt.Sprintf("consumer: login rejected by %s: %s/%s %s: %q",
 		e.Endpoint, e.State.Stream, e.State.Data, e.State.Code, e.State.Text)
+}
+
+// Is makes errors.Is(err, ErrLoginPending) true for an "Already pending
+// login" refusal. RTO sends it with the same Code (NotEntitled) as a bad
+// token, so the text is the only thing telling them apart: this is the one
+// place where the client reads State.Text (C12.1 otherwise).
+func (e *LoginError) Is(target error) bool {
+	return target == ErrLoginPending && strings.Contains(strings.ToLower(e.State.Text), "already pending login")
 }
 
 // NakError is a negative acknowledgement of a Post.

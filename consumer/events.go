@@ -48,22 +48,48 @@ type Event struct {
 	Err      error
 }
 
-// events serialises delivery of events to Config.OnEvent on one goroutine.
+// events serialises delivery of events to Config.OnEvent and
+// Config.Events on one goroutine. Item-state events have their own queue:
+// thousands of items turning Suspect at once must not crowd out the
+// connection events (disconnected, reconnected, …) that explain them.
 type events struct {
 	fn      func(Event)
-	ch      chan Event
+	out     chan<- Event
+	ch      chan Event // connection and client events
+	items   chan Event // EventItemState
 	dropped func()
 }
 
+func newEvents(fn func(Event), out chan<- Event, dropped func()) events {
+	return events{fn: fn, out: out, ch: make(chan Event, 256), items: make(chan Event, 256), dropped: dropped}
+}
+
 func (e *events) emit(ev Event) {
-	if e.fn == nil {
+	if e.fn == nil && e.out == nil {
 		return
 	}
 	ev.Time = time.Now()
+	q := e.ch
+	if ev.Kind == EventItemState {
+		q = e.items
+	}
 	select {
-	case e.ch <- ev:
+	case q <- ev:
 	default:
 		e.dropped()
+	}
+}
+
+func (e *events) deliver(ev Event) {
+	if e.fn != nil {
+		e.fn(ev)
+	}
+	if e.out != nil {
+		select {
+		case e.out <- ev:
+		default:
+			e.dropped()
+		}
 	}
 }
 
@@ -71,12 +97,16 @@ func (e *events) run(done <-chan struct{}) {
 	for {
 		select {
 		case ev := <-e.ch:
-			e.fn(ev)
+			e.deliver(ev)
+		case ev := <-e.items:
+			e.deliver(ev)
 		case <-done:
 			for {
 				select {
 				case ev := <-e.ch:
-					e.fn(ev)
+					e.deliver(ev)
+				case ev := <-e.items:
+					e.deliver(ev)
 				default:
 					return
 				}

@@ -36,6 +36,7 @@ type Item struct {
 	image     map[string]trjson.Field
 	book      *book
 	rawMap    trjson.Raw // Source directory: the last Map as received
+	dir       directory  // Source directory: services, accumulated
 	dd        dedupState // guarded by Client.stage
 	pending   *Msg       // ConflatePerItem: the queued update of this item
 }
@@ -64,6 +65,25 @@ func (it *Item) Ready() <-chan struct{} { return it.ready }
 
 func (it *Item) markReady() { it.readyOnce.Do(func() { close(it.ready) }) }
 
+// snapshotDone reports whether a snapshot item got its final answer (an
+// image, or a Closed state from the server), not a connection loss.
+func (it *Item) snapshotDone() bool {
+	select {
+	case <-it.ready:
+	default:
+		return false
+	}
+	return it.State().Stream != trjson.StreamClosedRecover
+}
+
+// again returns a fresh copy of a snapshot item, to request it anew.
+func (it *Item) again() *Item {
+	o := options{view: it.view, viewFIDs: it.viewFIDs, snapshot: true}
+	n := newItem(it.c, it.sub, it.Name, it.Service, it.Domain, &o)
+	n.filter = it.filter
+	return n
+}
+
 // Image returns the item's last-value image (Config.Cache, or a snapshot).
 func (it *Item) Image() Image {
 	it.mu.Lock()
@@ -77,6 +97,9 @@ func (it *Item) Image() Image {
 		img.Book = it.book.image()
 	}
 	img.Map = it.rawMap.Clone()
+	if it.dir != nil {
+		img.Services = it.dir.services()
+	}
 	return img
 }
 
@@ -89,8 +112,11 @@ type Image struct {
 	Fields  map[string]trjson.Field
 	Book    *BookImage // MarketByPrice, MarketByOrder, MarketMaker, SymbolList
 	// Map is the raw Map of a Source Directory refresh (entries hold
-	// FilterLists: decode with trjson as needed).
+	// FilterLists): the last one received, as received.
 	Map trjson.Raw
+	// Services is the Source Directory decoded (all refresh parts and
+	// updates applied), sorted by service ID; nil for other domains.
+	Services []ServiceInfo
 }
 
 // setConnState records a connection's state for the item and recomputes
@@ -132,6 +158,7 @@ func (it *Item) apply(m *trjson.Msg, cache bool) {
 		if it.book != nil {
 			it.book.reset()
 		}
+		it.dir = nil
 	}
 	if (cache || it.snapshot) && m.HasFields && !m.DoNotCache {
 		if it.image == nil {
@@ -149,6 +176,12 @@ func (it *Item) apply(m *trjson.Msg, cache bool) {
 	}
 	if len(m.Map) > 0 && it.Domain == trjson.DomainSource {
 		it.rawMap = m.Map.Clone()
+		if it.dir == nil {
+			it.dir = directory{}
+		}
+		if err := it.dir.apply(m.Map); err != nil {
+			it.c.errorEvent(-1, err)
+		}
 	} else if len(m.Map) > 0 {
 		if it.book == nil {
 			it.book = newBook()
@@ -208,7 +241,9 @@ func (s *Subscription) Resume(ctx context.Context) error {
 	return s.c.reissue(ctx, s.items, func(it *Item) { it.paused = false }, true)
 }
 
-// Post posts an on-stream Update on the item's stream and waits for its Ack.
+// Post posts an on-stream Update on the item's stream and waits for its
+// Ack. Like Client.Post it is never re-sent after a connection loss: the
+// error then wraps ErrDisconnected and the server may have applied it.
 func (it *Item) Post(ctx context.Context, fields []trjson.Field) error {
 	return it.c.post(ctx, Post{Name: it.Name, Service: it.Service, Domain: it.Domain, Fields: fields}, it)
 }

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,6 +37,13 @@ type pendingPost struct {
 // Post sends p off-stream (on the Login stream) with Ack requested and
 // waits for the Ack: nil, a *NakError, a *ServerError, or the context's
 // error. Without a deadline on ctx, Config.PostTimeout applies.
+//
+// A post is never re-sent by the Client: when the connection is lost
+// before the Ack, Post returns an error wrapping ErrDisconnected at once,
+// and the post may or may not have been applied by the server (a post is
+// not idempotent in general: think of a counter). Re-post yourself if your
+// contribution is safe to apply twice. With no connection logged in at the
+// call, Post returns ErrNotConnected.
 func (c *Client) Post(ctx context.Context, p Post) error { return c.post(ctx, p, nil) }
 
 func (c *Client) post(ctx context.Context, p Post, it *Item) error {
@@ -81,11 +89,22 @@ func (c *Client) post(ctx context.Context, p Post, it *Item) error {
 		cn.send(m)
 	})
 	if err != nil {
+		if errors.Is(err, ErrNotConnected) && ctx.Err() == nil {
+			return fmt.Errorf("consumer: post %d: %w (not sent)", pid, ErrDisconnected)
+		}
 		return err
 	}
 	select {
 	case err := <-ch:
-		return err
+		return postErr(pid, err)
+	case <-cn.ctx.Done():
+		// The Ack may have won the race with the loss.
+		select {
+		case err := <-ch:
+			return postErr(pid, err)
+		default:
+		}
+		return fmt.Errorf("consumer: post %d: %w (not re-sent: the server may have applied it)", pid, ErrDisconnected)
 	case <-ctx.Done():
 		// Forget the pending post; a late Ack is then ignored.
 		fctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -93,6 +112,14 @@ func (c *Client) post(ctx context.Context, p Post, it *Item) error {
 		cancel()
 		return fmt.Errorf("consumer: post %d: no Ack: %w", pid, ctx.Err())
 	}
+}
+
+// postErr names the post in a disconnection error.
+func postErr(pid int64, err error) error {
+	if err == ErrDisconnected {
+		return fmt.Errorf("consumer: post %d: %w (not re-sent: the server may have applied it)", pid, ErrDisconnected)
+	}
+	return err
 }
 
 // SendGeneric sends a Generic message on the Login stream.

@@ -16,7 +16,12 @@ type Stats struct {
 	Errors         uint64 // Error messages, malformed frames
 	EventsDropped  uint64
 	LoginReissues  uint64
-	Conns          []ConnStats
+	// RecoveryBatches counts the paced re-request batches sent after
+	// (re)connects; RecoveryWaits those sent because the previous batch
+	// was not fully answered within Config.RecoveryWait.
+	RecoveryBatches uint64
+	RecoveryWaits   uint64
+	Conns           []ConnStats
 }
 
 // ConnStats describes one connection slot.
@@ -26,6 +31,9 @@ type ConnStats struct {
 	State    ConnState
 	Active   bool // carries posts and snapshots
 	Items    int  // open streams
+	// Compressed tells that permessage-deflate was negotiated on the
+	// current connection (Config.Compression).
+	Compressed bool
 }
 
 // ConnState is the state of a connection slot.
@@ -45,5 +53,5 @@ func (s ConnState) String() string {
 
 type counters struct {
 	messages, refreshes, updates, statuses, delivered, reconnects, drops, conflated,
-	dups, errors, eventsDropped, reissues atomic.Uint64
+	dups, errors, eventsDropped, reissues, recoveryBatches, recoveryWaits atomic.Uint64
 }

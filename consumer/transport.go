@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -17,19 +18,54 @@ import (
 // transport is the WebSocket seen by a connection; coder/websocket behind
 // it, and tests may substitute another.
 type transport interface {
-	// Read returns the next message (text or binary).
-	Read(ctx context.Context) ([]byte, error)
+	// Read returns the next message (text or binary), read into buf
+	// (grown as needed; it may be nil).
+	Read(ctx context.Context, buf []byte) ([]byte, error)
 	// Write sends one text message.
 	Write(ctx context.Context, p []byte) error
 	// Close closes abruptly.
 	Close() error
 }
 
-type wsTransport struct{ c *websocket.Conn }
+// compressor is implemented by transports that can tell whether
+// permessage-deflate was negotiated.
+type compressor interface{ Compressed() bool }
 
-func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
-	_, p, err := t.c.Read(ctx)
-	return p, err
+// dialOptions are the per-connection settings of a dial.
+type dialOptions struct {
+	tls       *tls.Config
+	readLimit int64
+	compress  bool
+}
+
+type wsTransport struct {
+	c          *websocket.Conn
+	compressed bool
+}
+
+func (t *wsTransport) Compressed() bool { return t.compressed }
+
+// Read reads into the caller's buffer: websocket.Conn.Read would allocate
+// a fresh, growing buffer per frame, the bulk of the client's garbage.
+func (t *wsTransport) Read(ctx context.Context, buf []byte) ([]byte, error) {
+	_, r, err := t.c.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 func (t *wsTransport) Write(ctx context.Context, p []byte) error {
@@ -83,16 +119,27 @@ func tlsConfig(t TLS, log *slog.Logger) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// dialWS opens the WebSocket, offering and requiring tr_json2.
-func dialWS(ctx context.Context, url string, tc *tls.Config, readLimit int64) (transport, error) {
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+// dialWS opens the WebSocket, offering and requiring tr_json2, and
+// offering permessage-deflate (RFC 7692, C1.5) when asked to.
+func dialWS(ctx context.Context, url string, o dialOptions) (transport, error) {
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: o.tls, Proxy: http.ProxyFromEnvironment}}
+	mode := websocket.CompressionDisabled
+	if o.compress {
+		// Context takeover: market data repeats field names and values from
+		// message to message, which a shared window compresses best.
+		mode = websocket.CompressionContextTakeover
+	}
 	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:      hc,
 		Subprotocols:    []string{"tr_json2"},
-		CompressionMode: websocket.CompressionDisabled,
+		CompressionMode: mode,
 	})
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
+	compressed := false
+	if resp != nil {
+		compressed = strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+		if resp.Body != nil {
+			resp.Body.Close()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("consumer: dial %s: %w", url, err)
@@ -101,6 +148,6 @@ func dialWS(ctx context.Context, url string, tc *tls.Config, readLimit int64) (t
 		c.CloseNow()
 		return nil, fmt.Errorf("%w (got %q from %s)", ErrSubprotocol, c.Subprotocol(), url)
 	}
-	c.SetReadLimit(readLimit)
-	return &wsTransport{c: c}, nil
+	c.SetReadLimit(o.readLimit)
+	return &wsTransport{c: c, compressed: compressed}, nil
 }

@@ -22,6 +22,7 @@ import (
 //	POST /admin/faults/delay               {"endpoint":-1,"duration":"100ms"}
 //	POST /admin/faults/inject              {"endpoint":-1,"data":"[{\"ID\":2,"}  (a raw text frame, sent as is)
 //	POST /admin/faults/item                {"name":"TRI.N","state":"Closed|ClosedRecover|Suspect","recover_after":"1s"}
+//	                                       {"name":"TRI.N","state":"Redirected","redirect_to":"TRI.O"}
 //	POST /admin/faults/tokens              {"action":"revoke|expire","reason":"…"}
 //	POST /admin/faults/refuse-logins       {"count":3}
 //	POST /admin/faults/pings               {"send":false,"ignore_pongs":true}
@@ -77,6 +78,7 @@ type adminReq struct {
 	Clear          bool   `json:"clear"`
 	Target         string `json:"target"`
 	Data           string `json:"data"`
+	RedirectTo     string `json:"redirect_to"`
 }
 
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
@@ -160,10 +162,14 @@ func (e *Emulator) applyAdminFault(fault string, q *adminReq) (int, int, error) 
 		}
 		switch ItemFault(q.State) {
 		case ItemClosed, ItemClosedRecover, ItemSuspect:
+		case ItemRedirected:
+			if q.RedirectTo == "" {
+				return 0, http.StatusBadRequest, fmt.Errorf("state Redirected needs \"redirect_to\"")
+			}
 		default:
 			return 0, http.StatusBadRequest, fmt.Errorf("unknown item state %q", q.State)
 		}
-		n, err = e.ItemStatus(q.Name, ItemFault(q.State), ra)
+		n, err = e.ItemStatusWith(q.Name, ItemFault(q.State), ItemStatusOptions{RecoverAfter: ra, RedirectTo: q.RedirectTo})
 	case "tokens":
 		switch q.Action {
 		case "revoke":

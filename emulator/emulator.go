@@ -100,6 +100,27 @@ type Config struct {
 	CloseV2SessionsAtExpiry bool
 	// DisablePost makes every Post answer Nak AccessDenied.
 	DisablePost bool
+	// CatchUnknownKeys answers a message carrying a key the protocol does
+	// not define with the spec §22.6 Error "JSON Unexpected Key. Received
+	// '<key>'" on its ID and drops it (an ADS with catchUnknownJsonKeys).
+	// Default false: unknown keys are ignored.
+	CatchUnknownKeys bool
+	// AllowUnknownFIDs accepts posts naming fields the dictionary lacks,
+	// dropping those fields (an ADS with catchUnknownJsonFids False).
+	// Default false: the §22.7 Error "JSON Unexpected FID…".
+	AllowUnknownFIDs bool
+	// DisableBatch refuses batch requests with Status Closed code
+	// NoBatchViewSupportInReq and advertises SupportBatchRequests 4 (batch
+	// close only). Default false.
+	DisableBatch bool
+	// DisableView refuses requests with a View with Status Closed code
+	// NoBatchViewSupportInReq and advertises SupportViewRequests 0.
+	// Default false.
+	DisableView bool
+	// SymbolListChangeEvery is the number of update ticks between two
+	// changes of a watched Symbol List (a constituent removed, or a
+	// removed one added back, chosen with Seed). Default 30; < 0 never.
+	SymbolListChangeEvery int
 
 	// Logger receives the emulator's logs. Default: discard.
 	Logger *slog.Logger

@@ -312,8 +312,19 @@ func TestAdminAPI(t *testing.T) {
 	}
 	c.until(func(m map[string]any) bool { return m["Type"] == "Refresh" && m["Solicited"] == false })
 
+	c.send(`{"ID":3,"Key":{"Name":"IBM.N"}}`)
+	c.until(func(m map[string]any) bool { return m["Type"] == "Refresh" && m["ID"] == 3.0 })
+	if code, body := adminPost(t, hc, in.AdminURL, "item", `{"name":"IBM.N","state":"Redirected","redirect_to":"IBM.L"}`); code != 200 || !strings.Contains(body, `"affected":1`) {
+		t.Fatalf("%d %s", code, body)
+	}
+	r := c.until(func(m map[string]any) bool { return m["Type"] == "Status" && m["ID"] == 3.0 })
+	if get(r, "State", "Stream") != "Redirected" || get(r, "Key", "Name") != "IBM.L" {
+		t.Fatalf("status %v", r)
+	}
+
 	for _, tc := range []struct{ fault, body string }{
 		{"item", `{"name":"NOPE","state":"Closed"}`},
+		{"item", `{"name":"TRI.N","state":"Redirected"}`},
 		{"item", `{"name":"TRI.N","state":"Weird"}`},
 		{"stall", `{"mode":"sideways"}`},
 		{"kill", `{"endpoint":7}`},

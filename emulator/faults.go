@@ -45,7 +45,20 @@ const (
 	// recovery delay sends an unsolicited Refresh Open/Ok (SingleOpen
 	// behaviour).
 	ItemSuspect ItemFault = "Suspect"
+	// ItemRedirected sends Status Redirected/Suspect whose Key names
+	// ItemStatusOptions.RedirectTo (where to re-request), and forgets the
+	// streams. Use it with ItemStatusWith.
+	ItemRedirected ItemFault = "Redirected"
 )
+
+// ItemStatusOptions qualify an item fault.
+type ItemStatusOptions struct {
+	// RecoverAfter is how long ItemSuspect lasts. Default 1 s.
+	RecoverAfter time.Duration
+	// RedirectTo is the item name ItemRedirected points to. Required for
+	// ItemRedirected.
+	RedirectTo string
+}
 
 // GatewayEndpoint names a Delivery Platform endpoint for gateway faults:
 // "token_v1" (also beta1), "token_v2", "discovery".
@@ -140,7 +153,18 @@ func (e *Emulator) InjectFrame(i int, data []byte) (int, error) {
 // item). recoverAfter applies to ItemSuspect (default 1 s). It returns
 // the number of streams affected.
 func (e *Emulator) ItemStatus(name string, f ItemFault, recoverAfter time.Duration) (int, error) {
-	return e.hub.ItemStatus(name, stream.ItemFault(f), recoverAfter)
+	return e.ItemStatusWith(name, f, ItemStatusOptions{RecoverAfter: recoverAfter})
+}
+
+// ItemStatusWith is ItemStatus with every option; ItemRedirected needs
+// o.RedirectTo (else an error matching ErrConfig). Load-mode streams are
+// affected too.
+func (e *Emulator) ItemStatusWith(name string, f ItemFault, o ItemStatusOptions) (int, error) {
+	n, err := e.hub.ItemStatusWith(name, stream.ItemFault(f), stream.FaultOptions{RecoverAfter: o.RecoverAfter, RedirectTo: o.RedirectTo})
+	if errors.Is(err, stream.ErrConfig) {
+		err = fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return n, err
 }
 
 // RevokeTokens revokes every live token (the gateway refuses their

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +46,9 @@ type cliRun struct {
 	raw    bytes.Buffer
 	sig    chan struct{}
 	done   chan struct{}
-	code   int
+	// gate is held by a test to stop reading stdout (a slow reader).
+	gate sync.Mutex
+	code int
 }
 
 // startCLI starts ert with exactly env (plus PATH and HOME) and args.
@@ -74,6 +75,7 @@ func startCLI(t *testing.T, env map[string]string, args ...string) *cliRun {
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 1<<20), 1<<24)
 		for sc.Scan() {
+			r.waitGate()
 			r.add(sc.Bytes())
 		}
 		err := cmd.Wait()
@@ -90,6 +92,12 @@ func startCLI(t *testing.T, env map[string]string, args ...string) *cliRun {
 		<-r.done
 	})
 	return r
+}
+
+// waitGate returns once no test holds the gate.
+func (r *cliRun) waitGate() {
+	r.gate.Lock()
+	defer r.gate.Unlock()
 }
 
 func (r *cliRun) add(b []byte) {
@@ -175,13 +183,4 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 	r := startCLI(t, env, args...)
 	code = r.wait(t)
 	return code, r.stdout(), r.stderr.String(), time.Since(start)
-}
-
-func hasAll(s string, subs ...string) bool {
-	for _, x := range subs {
-		if !strings.Contains(s, x) {
-			return false
-		}
-	}
-	return true
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -286,14 +285,4 @@ func (l *seqLog) waitMore(t *testing.T, k int, d time.Duration) {
 			t.Fatalf("only %d of %d more messages within %s", l.total()-target+k, k, d)
 		}
 	}
-}
-
-// errIs reports whether err matches any of targets.
-func errIs(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }

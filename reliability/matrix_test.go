@@ -79,8 +79,8 @@ func faultRows() []faultRow {
 			fault: func(t *testing.T, emu *emulator.Emulator) {
 				st := emu.State()
 				for i, e := range st.Endpoints {
-					for _, c := range e.Connections {
-						if err := emu.DropConnection(i, c.ID); err != nil {
+					if len(e.Connections) > 0 {
+						if err := emu.DropConnection(i, e.Connections[0].ID); err != nil {
 							t.Fatal(err)
 						}
 						return
@@ -390,3 +390,5 @@ func waitStderr(t *testing.T, r *cliRun, d time.Duration, what string, cond func
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ") }
+
+var interruptSignal = os.Interrupt

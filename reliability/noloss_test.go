@@ -164,9 +164,6 @@ func TestNoLossHotStandbyFailover(t *testing.T) {
 func TestReimageAfterReconnect(t *testing.T) {
 	emu, info := startEmu(t, emulator.Config{Rate: 40, RateSet: true})
 	log := newSeqLog()
-	type mark struct {
-		suspectAt int // log length when the item went Suspect
-	}
 	c, ev := dial(t, info, tokens(t, info, v2Grant(info), nil), func(cfg *consumer.Config) {
 		cfg.Handler = log.handle
 		cfg.Endpoints = endpoints(info)[:1]

@@ -2,6 +2,8 @@ package reliability
 
 import (
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,4 +170,71 @@ loop:
 	if peak > h0+16 {
 		t.Errorf("heap grew from %.1f MB to %.1f MB under a slow consumer", h0, peak)
 	}
+}
+
+// TestSlowConsumerDisconnectedByServer: an application that stops
+// reading altogether (SDK: a Handler that blocks; CLI: stdout not read)
+// fills the emulator's bounded per-connection queue; the emulator drops
+// that connection (ADS behaviour) without delaying anyone else, and the
+// client reconnects and re-images every item once it reads again.
+func TestSlowConsumerDisconnectedByServer(t *testing.T) {
+	cfg := emulator.Config{Rate: 2000, RateSet: true, QueueLimit: 256}
+	t.Run("sdk", func(t *testing.T) {
+		emu, info := startEmu(t, cfg)
+		log := newSeqLog()
+		release := make(chan struct{})
+		var blocked atomic.Bool
+		c, ev := dial(t, info, tokens(t, info, v2Grant(info), nil), func(cc *consumer.Config) {
+			cc.Endpoints = endpoints(info)[:1]
+			cc.Handler = func(m *consumer.Msg) {
+				if blocked.Load() {
+					<-release
+				}
+				log.handle(m)
+			}
+		})
+		ctx := scenarioCtx(t)
+		sub, err := c.Subscribe(ctx, lossItems)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sub.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		blocked.Store(true)
+		waitFor(t, ev, 20*time.Second, "the emulator drops the slow client", func() bool {
+			return emu.State().Endpoints[0].Stats.SlowDisconnects >= 1
+		})
+		blocked.Store(false)
+		close(release)
+		waitFor(t, ev, 10*time.Second, "reconnected and Ok", func() bool { return c.Stats().Reconnects >= 1 && allOk(sub.Items()) })
+		log.waitMore(t, 20, 5*time.Second)
+		for _, n := range lossItems {
+			checkNoDupWithinImages(t, n, log.get(n))
+		}
+	})
+	t.Run("cli", func(t *testing.T) {
+		emu, info := startEmu(t, cfg)
+		r := startCLI(t, cliEnv(info, 2), "--log-level", "info", "stream", "-o", "jsonl", "--duration", "25s", "TRI.N", "IBM.N")
+		r.waitLine(t, 0, 10*time.Second, "first update", func(l cliLine) bool { return l.Type == "Update" })
+		r.gate.Lock()
+		deadline := time.Now().Add(20 * time.Second)
+		for emu.State().Endpoints[0].Stats.SlowDisconnects == 0 && time.Now().Before(deadline) {
+			hold(50 * time.Millisecond)
+		}
+		mark := len(r.snapshot())
+		r.gate.Unlock()
+		if emu.State().Endpoints[0].Stats.SlowDisconnects == 0 {
+			t.Fatal("the emulator never dropped the CLI that stopped reading")
+		}
+		for _, n := range []string{"TRI.N", "IBM.N"} {
+			i := r.waitLine(t, mark, 20*time.Second, "re-image of "+n, func(l cliLine) bool { return l.Type == "Refresh" && l.Name == n })
+			r.waitLine(t, i+1, 10*time.Second, "update of "+n, func(l cliLine) bool { return l.Type == "Update" && l.Name == n })
+		}
+		r.cmd.Process.Signal(interruptSignal)
+		r.wait(t)
+		if !strings.Contains(r.stderr.String(), "reconnected") {
+			t.Errorf("no reconnect logged: %s", r.stderr.String())
+		}
+	})
 }

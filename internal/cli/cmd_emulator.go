@@ -40,6 +40,12 @@ type emulatorCmd struct {
 	DisablePost    bool          `name:"disable-post" help:"Refuse posts (Nak AccessDenied)."`
 	V2CloseExpiry  bool          `name:"v2-close-at-expiry" help:"Close v2 sessions when their token expires (RTO does not by default)."`
 	V1KeepExpiry   bool          `name:"v1-keep-after-expiry" help:"Keep v1 sessions whose token expired without a Login reissue (closed by default)."`
+	CatchKeys      bool          `name:"catch-unknown-keys" help:"Answer unknown JSON keys with the spec's Error (the ADS's catchUnknownJsonKeys)."`
+	AllowFIDs      bool          `name:"allow-unknown-fids" help:"Accept unknown field names in posts (dropped) instead of the spec's Error."`
+	DisableBatch   bool          `name:"disable-batch" help:"Refuse batch requests (NoBatchViewSupportInReq)."`
+	DisableView    bool          `name:"disable-view" help:"Refuse views (NoBatchViewSupportInReq)."`
+	ChainEvery     int           `name:"symbol-list-change-every" help:"Change a chain every N ticks (default 30; -1: never)."`
+	QueueLimit     int           `name:"queue-limit" help:"Messages queued per connection before a slow client is dropped (default 65536)."`
 
 	// Faults from the start, and a schedule of timed faults.
 	RefuseLogins int    `name:"refuse-logins" help:"Fault: refuse the next N logins with \"Login rejected. Already pending login.\""`
@@ -76,6 +82,8 @@ func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
 		Seed: c.Seed, ADSMode: c.ADSMode, Logger: env.Log,
 		NotFoundText: c.NotFoundText, DisablePost: c.DisablePost,
 		CloseV2SessionsAtExpiry: c.V2CloseExpiry, KeepV1SessionsAfterExpiry: c.V1KeepExpiry,
+		CatchUnknownKeys: c.CatchKeys, AllowUnknownFIDs: c.AllowFIDs, DisableBatch: c.DisableBatch, DisableView: c.DisableView,
+		SymbolListChangeEvery: c.ChainEvery, QueueLimit: c.QueueLimit,
 	}
 	for _, f := range c.JWK {
 		b, err := os.ReadFile(f)

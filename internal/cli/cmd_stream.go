@@ -122,12 +122,24 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 	okItems := map[string]bool{}
 	answered := map[string]bool{} // items with a first complete image or a final state
 	var printErr error
+	// The handler may run on two connections' goroutines (hot standby):
+	// one reused Msg behind a lock keeps the per-message path allocation-free.
+	var (
+		outMu sync.Mutex
+		pm    trjson.Msg
+	)
 	handler := func(m *consumer.Msg) {
+		outMu.Lock()
+		pm = trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State,
+			HasSeqNumber: m.HasSeq, SeqNumber: m.SeqNumber, Fields: m.Fields, Raw: m.Raw}
+		var err error
 		if store != nil {
-			tm := trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State, Fields: m.Fields}
-			store.apply(m.Name, &tm)
-		} else if err := printer.Print(m.Name, &trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State,
-			HasSeqNumber: m.HasSeq, SeqNumber: m.SeqNumber, Fields: m.Fields, Raw: m.Raw}); err != nil {
+			store.apply(m.Name, &pm)
+		} else {
+			err = printer.Print(m.Name, &pm)
+		}
+		outMu.Unlock()
+		if err != nil {
 			mu.Lock()
 			printErr = err
 			mu.Unlock()

@@ -31,7 +31,15 @@ func (m *mapClient) close() {
 	<-m.done
 }
 
-func (s *Session) dialMapAny(ctx context.Context, info emulator.Info, names []string) (interface{ close() }, error) {
+func (s *Session) dialMapAny(ctx context.Context, info emulator.Info, names []string, sem, subscribe chan struct{}) (interface{ close() }, error) {
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-sem
+		}
+	}
+	defer release()
 	tok, err := s.tokens.Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: token: %w", err)
@@ -47,6 +55,13 @@ func (s *Session) dialMapAny(ctx context.Context, info emulator.Info, names []st
 		return nil, fmt.Errorf("loadtest: dial: %w", err)
 	}
 	c.SetReadLimit(16 << 20)
+	release()
+	select {
+	case <-subscribe:
+	case <-ctx.Done():
+		c.CloseNow()
+		return nil, ctx.Err()
+	}
 	login, _ := json.Marshal(map[string]any{"ID": 1, "Domain": "Login", "Key": map[string]any{
 		"NameType": "AuthnToken", "Elements": map[string]any{"ApplicationId": "256", "Position": "127.0.0.1",
 			"AuthenticationToken": tok.AccessToken}}})

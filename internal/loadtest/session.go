@@ -83,21 +83,22 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		errs []error
 		wg   sync.WaitGroup
 	)
-	// Connect in parallel (bounded) so that 100 connections do not take
-	// 100 sequential handshakes; each waits for its own Refreshes.
+	// Connect every client first (in parallel, bounded), then subscribe:
+	// once a client subscribes in load mode it saturates the CPU, and
+	// later TLS handshakes would starve.
 	sem := make(chan struct{}, 8)
+	subscribe := make(chan struct{})
 	for range cfg.Conns {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			var c interface{ close() }
 			var err error
 			if cfg.Decoder == DecoderMapAny {
-				c, err = s.dialMapAny(rctx, info, names)
+				c, err = s.dialMapAny(rctx, info, names, sem, subscribe)
 			} else {
-				c, err = s.dialSDK(rctx, info, names)
+				c, err = s.dialSDK(rctx, info, names, sem, subscribe)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -109,6 +110,10 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 			}
 		}()
 	}
+	for range cap(sem) {
+		sem <- struct{}{} // every dial has finished
+	}
+	close(subscribe)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		s.Close()
@@ -166,7 +171,9 @@ func (s *Session) WaitUpdates(ctx context.Context, n int) error {
 	return nil
 }
 
-func (s *Session) dialSDK(ctx context.Context, info emulator.Info, names []string) (interface{ close() }, error) {
+// dialSDK connects (then releases sem), waits for subscribe, subscribes
+// and waits for every Refresh.
+func (s *Session) dialSDK(ctx context.Context, info emulator.Info, names []string, sem, subscribe chan struct{}) (interface{ close() }, error) {
 	h := func(m *consumer.Msg) {
 		switch m.Type {
 		case trjson.TypeUpdate:
@@ -188,10 +195,16 @@ func (s *Session) dialSDK(ctx context.Context, info emulator.Info, names []strin
 			}
 		},
 	})
+	<-sem
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: dial: %w", err)
 	}
 	c := sdkClient{cl}
+	select {
+	case <-subscribe:
+	case <-ctx.Done():
+		return c, ctx.Err()
+	}
 	sub, err := cl.Subscribe(ctx, names)
 	if err != nil {
 		return c, fmt.Errorf("loadtest: subscribe: %w", err)

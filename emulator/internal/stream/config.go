@@ -30,6 +30,9 @@ const (
 	DefaultService      = "ELEKTRON_DD"
 	DefaultServiceID    = 257
 	DefaultNotFoundText = "**The record could not be found"
+	// DefaultSymbolListChangeEvery is the default of
+	// Config.SymbolListChangeEvery, in ticks.
+	DefaultSymbolListChangeEvery = 30
 	// SendTimeField is the field added to every update in load mode: the
 	// Unix time in nanoseconds at which the frame was written, for
 	// latency measurement. It is not an LSEG field; clients that want
@@ -88,6 +91,31 @@ type Config struct {
 	CloseV2SessionsAtExpiry bool
 	// DisablePost makes every post Nak with AccessDenied.
 	DisablePost bool
+	// CatchUnknownKeys answers a message carrying a key the protocol does
+	// not define with the §22.6 Error ("JSON Unexpected Key. Received
+	// '<key>'") on the message's ID, and drops the message, as an ADS
+	// with *ads*catchUnknownJsonKeys True does. Default false: unknown
+	// keys are ignored (the ADS default).
+	CatchUnknownKeys bool
+	// AllowUnknownFIDs accepts posts naming fields the dictionary does not
+	// know: those fields are dropped (they have no FID to convert to) and
+	// the rest is applied, as an ADS with *ads*catchUnknownJsonFids False
+	// does. Default false: the §22.7 Error "JSON Unexpected FID…".
+	AllowUnknownFIDs bool
+	// DisableBatch refuses batch requests (Key.Name as an array) with a
+	// Status Closed/Suspect NoBatchViewSupportInReq on the request ID, and
+	// the Login refresh advertises SupportBatchRequests 0. Default false.
+	DisableBatch bool
+	// DisableView refuses requests carrying a View with a Status
+	// Closed/Suspect NoBatchViewSupportInReq, and the Login refresh
+	// advertises SupportViewRequests 0. Default false.
+	DisableView bool
+	// SymbolListChangeEvery is the number of ticks between two changes of
+	// a watched Symbol List: one constituent removed (Map Delete) or one
+	// earlier removed constituent added back (Map Add), chosen with Seed.
+	// Default 30 (one change every 30 s at Rate 1); < 0 never. Load mode
+	// has no ticks, so no changes.
+	SymbolListChangeEvery int
 	// Seed makes fault choices deterministic.
 	Seed int64
 	// OnDisconnect, when set, is called after each connection ends with
@@ -124,6 +152,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.NotFoundText == "" {
 		c.NotFoundText = DefaultNotFoundText
+	}
+	if c.SymbolListChangeEvery == 0 {
+		c.SymbolListChangeEvery = DefaultSymbolListChangeEvery
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -68,6 +68,9 @@ type conn struct {
 
 	dec trjson.Decoder
 
+	// incomplete multi-part posts by PostID (read loop only)
+	posts map[int64]*pendingPost
+
 	// permessage-deflate, when negotiated
 	deflate bool
 	defl    deflater
@@ -92,6 +95,9 @@ const (
 	ctlClose         // flush everything before, send a close frame, disconnect
 	ctlPong          // RFC 6455 pong
 	ctlRaw           // a raw text frame, written as is (fault injection)
+	// ctlLoadRefresh: the unsolicited Refresh that ends a Suspect fault
+	// on load-mode stream s (built by the writer, which owns its seq).
+	ctlLoadRefresh
 )
 
 func newConn(srv *Server, nc net.Conn, br *bufio.Reader, id uint64) *conn {
@@ -430,10 +436,20 @@ func (c *conn) writeLoop() {
 				if werr == nil {
 					werr = c.writeData(o.data)
 				}
+			case o.ctl == ctlLoadRefresh:
+				if m := c.loadRefresh(o.s); m != nil {
+					add(m)
+				}
 			case o.m != nil:
 				add(o.m)
 			case o.t != nil:
 				if m := c.updateMsg(&scratch, &fieldBuf, o.s, o.t); m != nil {
+					if ls := o.s.load; ls != nil {
+						// A post reaching a load-mode stream continues its
+						// SeqNumbers (the writer owns ls).
+						ls.seq++
+						m.SeqNumber = ls.seq
+					}
 					add(m)
 				}
 			}
@@ -520,6 +536,10 @@ func (c *conn) updateMsg(m *trjson.Msg, fb *[]trjson.Field, s *sub, t *tick) *tr
 	m.UpdateType = t.updateType
 	m.SeqNumber, m.HasSeqNumber = t.seq, true
 	m.DoNotRipple = t.doNotRipple
+	m.PostUserInfo = t.postUserInfo
+	if s.confInfo && t.confInfo != nil {
+		m.Other = t.confInfo
+	}
 	if s.keyInUpdates {
 		m.Key = trjson.Key{Name: s.name, Service: c.cfg.Service}
 		m.HasKey = true
@@ -543,5 +563,25 @@ func (c *conn) updateMsg(m *trjson.Msg, fb *[]trjson.Field, s *sub, t *tick) *tr
 		m.Fields = t.fields
 	}
 	m.HasFields = true
+	return m
+}
+
+// loadRefresh builds the unsolicited Refresh that ends a Suspect fault on
+// load-mode stream s, with the stream's own SeqNumber, and lets its
+// updates flow again. Writer goroutine only.
+func (c *conn) loadRefresh(s *sub) *trjson.Msg {
+	if s.closed.Load() || !s.held.Load() {
+		return nil
+	}
+	c.h.mu.Lock()
+	fields, _ := s.inst.Image(nil)
+	perm := s.inst.PermData()
+	c.h.mu.Unlock()
+	m := &trjson.Msg{Type: trjson.TypeRefresh, ID: s.id, Domain: s.domain,
+		Key: trjson.Key{Name: s.name, Service: c.cfg.Service}, HasKey: true, NotSolicited: true,
+		State: trjson.State{Stream: trjson.StreamOpen, Data: trjson.DataOk, Text: "All is well"}, HasState: true,
+		Qos: c.qos(s.name), PermData: perm, SeqNumber: s.load.seq, HasSeqNumber: true,
+		Fields: viewFields(fields, s.view.Load()), HasFields: true}
+	s.held.Store(false)
 	return m
 }

@@ -21,7 +21,7 @@ func (c *conn) directoryRefresh(id int64, m *trjson.Msg) *trjson.Msg {
 			`"Capabilities":{"Type":"UInt","Data":[6,7,8,10]},`+
 			`"DictionariesProvided":{"Type":"AsciiString","Data":[]},`+
 			`"DictionariesUsed":{"Type":"AsciiString","Data":["RWFFld","RWFEnum"]},`+
-			`"QoS":{"Type":"Qos","Data":[{"Timeliness":"Realtime","Rate":"TickByTick"}]},"SupportsQosRange":0}}`...)
+			`"QoS":{"Type":"Qos","Data":[`+qosJSON(c.qos("X"))+`,`+qosJSON(c.qos("/X"))+`]},"SupportsQosRange":1}}`...)
 		n++
 	}
 	if filter&2 != 0 {
@@ -35,4 +35,17 @@ func (c *conn) directoryRefresh(id int64, m *trjson.Msg) *trjson.Msg {
 		Key: trjson.Key{Filter: filter}, HasKey: true,
 		State: trjson.State{Stream: trjson.StreamOpen, Data: trjson.DataOk, Text: "All is well"}, HasState: true,
 		Map: b}
+}
+
+// qosJSON encodes a Qos for the directory's QoS array: the real-time and
+// the delayed ("/" names) QoS the service offers.
+func qosJSON(q *trjson.Qos) string {
+	s := `{"Timeliness":"` + q.Timeliness + `","Rate":"` + q.Rate + `"`
+	if q.RateInfo != 0 {
+		s += `,"RateInfo":` + strconv.FormatInt(q.RateInfo, 10)
+	}
+	if q.TimeInfo != 0 {
+		s += `,"TimeInfo":` + strconv.FormatInt(q.TimeInfo, 10)
+	}
+	return s + "}"
 }

@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +40,13 @@ func (c *conn) handle(m *trjson.Msg) {
 	if m.Err != nil {
 		c.push(out{m: convError(m.Err.ID, m.Err.Text, m.Err.Offset, m.Raw)})
 		return
+	}
+	if c.cfg.CatchUnknownKeys && (m.Other != nil || m.Key.Other != nil) {
+		if k, ok := unknownKey(m); ok {
+			off := bytes.Index(m.Raw, []byte(`"`+k+`"`))
+			c.push(out{m: convError(m.ID, "JSON Unexpected Key. Received '"+k+"'", off, m.Raw)})
+			return
+		}
 	}
 	switch m.Type {
 	case trjson.TypePing:
@@ -133,4 +142,42 @@ func (c *conn) statusFor(id int64, d trjson.Domain, name string, ss trjson.Strea
 		m.HasKey = true
 	}
 	return m
+}
+
+// Keys of the spec that trjson does not model (it keeps them in Other):
+// they are not unknown to the converter.
+var (
+	knownOtherKeys    = map[string]bool{"ConflationInfo": true, "PostUserRights": true, "ViewType": true}
+	knownOtherKeyKeys = map[string]bool{"Identifier": true}
+)
+
+// unknownKey returns the first member of m (or of its Key) that the
+// protocol does not define (§22.6, Config.CatchUnknownKeys).
+func unknownKey(m *trjson.Msg) (string, bool) {
+	if k, ok := firstKeyNotIn(m.Other, knownOtherKeys); ok {
+		return k, true
+	}
+	return firstKeyNotIn(m.Key.Other, knownOtherKeyKeys)
+}
+
+func firstKeyNotIn(obj trjson.Raw, known map[string]bool) (string, bool) {
+	if obj == nil {
+		return "", false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(obj, &members) != nil {
+		return "", false
+	}
+	first, firstAt := "", -1
+	for k := range members {
+		if known[k] {
+			continue
+		}
+		// the first in document order, for a deterministic answer
+		at := bytes.Index(obj, []byte(strconv.Quote(k)))
+		if firstAt < 0 || (at >= 0 && at < firstAt) {
+			first, firstAt = k, at
+		}
+	}
+	return first, first != "" || firstAt >= 0
 }

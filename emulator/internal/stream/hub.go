@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,9 @@ type Hub struct {
 	stats  map[string]*ItemStats
 	conns  map[*conn]struct{}
 	byTok  map[string]map[*conn]struct{}
+	// loadSubs are the load-mode streams (they bypass items): item
+	// faults and posts reach them through this set.
+	loadSubs map[*sub]struct{}
 
 	refuseLogins atomic.Int64
 	stopPings    atomic.Bool
@@ -45,6 +49,7 @@ type Hub struct {
 type hubKey struct {
 	domain trjson.Domain
 	inst   Instrument
+	chain  string // SymbolList: the chain's name without "/"
 }
 
 type hubItem struct {
@@ -55,9 +60,14 @@ type hubItem struct {
 	stat    *ItemStats
 
 	// trade-safe conflation
-	pending     []trjson.Field
-	pendingSeq  int64
-	lastQuoteAt time.Time
+	pending      []trjson.Field
+	pendingSeq   int64
+	pendingCount int64     // quotes merged into pending
+	pendingSince time.Time // when the first of them arrived
+	flushArmed   bool      // a timer will flush pending
+	lastQuoteAt  time.Time
+
+	chain *chainState // SymbolList
 }
 
 // tick is one generated event of an item, shared read-only by every
@@ -70,6 +80,11 @@ type tick struct {
 	seq         int64
 	doNotRipple bool
 	conflated   bool
+	// confInfo is the ConflationInfo member of a conflated update, as a
+	// JSON object for Msg.Other ({"ConflationInfo":{…}}).
+	confInfo trjson.Raw
+	// postUserInfo is the PostUserInfo of the post that caused the update.
+	postUserInfo trjson.Raw
 }
 
 // ItemStats counts what the hub generated for one item.
@@ -97,13 +112,14 @@ func NewHub(cfg Config) (*Hub, error) {
 	}
 	cfg.applyDefaults()
 	h := &Hub{
-		cfg:    cfg,
-		items:  map[hubKey]*hubItem{},
-		stats:  map[string]*ItemStats{},
-		conns:  map[*conn]struct{}{},
-		byTok:  map[string]map[*conn]struct{}{},
-		stop:   make(chan struct{}),
-		timers: map[*time.Timer]struct{}{},
+		cfg:      cfg,
+		items:    map[hubKey]*hubItem{},
+		stats:    map[string]*ItemStats{},
+		conns:    map[*conn]struct{}{},
+		byTok:    map[string]map[*conn]struct{}{},
+		stop:     make(chan struct{}),
+		loadSubs: map[*sub]struct{}{},
+		timers:   map[*time.Timer]struct{}{},
 	}
 	if cfg.Store != nil {
 		h.unsubscribe = cfg.Store.Subscribe(h.tokenInvalidated)
@@ -201,20 +217,35 @@ func (h *Hub) tickAll(now time.Time) {
 				continue
 			}
 			h.fanOutLocked(&tick{item: it, mapRaw: trjson.AppendMap(nil, mp), seq: seq})
+		case trjson.DomainSymbolList:
+			if it.chain == nil {
+				continue
+			}
+			if mp := it.chain.tick(h.cfg.SymbolListChangeEvery); mp != nil {
+				// UpdateType as in the §35.2.3 sample (the §35 table says
+				// "not used").
+				h.fanOutLocked(&tick{item: it, updateType: trjson.UpdateMarketDigest, mapRaw: trjson.AppendMap(nil, mp), seq: it.chain.seq})
+			}
 		}
 	}
 }
 
+// quoteEvery is the conflation interval of quotes.
+const quoteEvery = time.Second / 3
+
 // conflate implements trade-safe conflation: quotes merge into a pending
-// update sent at most every 333 ms; a trade flushes the pending quote and
-// passes at once.
+// update sent at most every 333 ms, by a timer if no later tick comes; a
+// trade flushes the pending quote and passes at once.
 func (h *Hub) conflate(it *hubItem, tk *tick, now time.Time) {
-	const quoteEvery = time.Second / 3
 	if tk.updateType == trjson.UpdateTrade {
 		h.flushConflated(it, now)
 		h.fanOutLocked(tk)
 		return
 	}
+	if it.pendingCount == 0 {
+		it.pendingSince = now
+	}
+	it.pendingCount++
 	for _, f := range tk.fields {
 		i := slices.IndexFunc(it.pending, func(p trjson.Field) bool { return p.Name == f.Name })
 		if i >= 0 {
@@ -224,8 +255,18 @@ func (h *Hub) conflate(it *hubItem, tk *tick, now time.Time) {
 		}
 	}
 	it.pendingSeq = tk.seq
-	if now.Sub(it.lastQuoteAt) >= quoteEvery {
+	if wait := quoteEvery - now.Sub(it.lastQuoteAt); wait <= 0 {
 		h.flushConflated(it, now)
+	} else if !it.flushArmed {
+		it.flushArmed = true
+		h.afterLocked(wait, func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			it.flushArmed = false
+			if !it.suspect {
+				h.flushConflated(it, time.Now())
+			}
+		})
 	}
 }
 
@@ -233,8 +274,13 @@ func (h *Hub) flushConflated(it *hubItem, now time.Time) {
 	if len(it.pending) == 0 {
 		return
 	}
-	h.fanOutLocked(&tick{item: it, updateType: trjson.UpdateQuote, fields: it.pending, seq: it.pendingSeq, conflated: true})
+	// ConflationInfo (§29.2): Count is the number of updates merged, Time
+	// the interval in ms they were merged over.
+	ms := max(now.Sub(it.pendingSince).Milliseconds(), 0)
+	ci := fmt.Appendf(nil, `{"ConflationInfo":{"Count":%d,"Time":%d}}`, it.pendingCount, ms)
+	h.fanOutLocked(&tick{item: it, updateType: trjson.UpdateQuote, fields: it.pending, seq: it.pendingSeq, conflated: true, confInfo: ci})
 	it.pending = nil
+	it.pendingCount = 0
 	it.lastQuoteAt = now
 }
 
@@ -258,7 +304,10 @@ func (st *ItemStats) recordSeq(seq int64) {
 
 // itemLocked returns the hub item for (domain, inst), creating it.
 func (h *Hub) itemLocked(d trjson.Domain, inst Instrument, name string) *hubItem {
-	k := hubKey{d, inst}
+	k := hubKey{domain: d, inst: inst}
+	if d == trjson.DomainSymbolList {
+		k = hubKey{domain: d, chain: strings.TrimPrefix(name, "/")}
+	}
 	it := h.items[k]
 	if it != nil {
 		return it
@@ -280,6 +329,9 @@ func (h *Hub) itemLocked(d trjson.Domain, inst Instrument, name string) *hubItem
 }
 
 func (h *Hub) removeSubLocked(s *sub) {
+	if s.load != nil {
+		delete(h.loadSubs, s)
+	}
 	it := s.item
 	if it == nil {
 		return
@@ -400,58 +452,108 @@ const (
 	// FaultSuspect sends Status Open/Suspect, pauses updates, and after
 	// the recovery delay an unsolicited Refresh Open/Ok.
 	FaultSuspect ItemFault = "Suspect"
+	// FaultRedirected closes the streams with Status Redirected/Suspect
+	// whose Key names FaultOptions.RedirectTo (§26.2, §28.2: re-request
+	// with the new Key).
+	FaultRedirected ItemFault = "Redirected"
 )
 
+// FaultOptions qualify an item fault.
+type FaultOptions struct {
+	// RecoverAfter is how long FaultSuspect lasts. Default 1 s.
+	RecoverAfter time.Duration
+	// RedirectTo is the item name FaultRedirected points to. Required
+	// for FaultRedirected.
+	RedirectTo string
+}
+
 // ItemStatus injects an item state change on every open stream of the
-// item name ("X" covers its delayed twin "/X"; "" = every item). recoverAfter applies to
-// FaultSuspect (default 1 s). It returns the number of streams affected.
+// item name ("X" covers its delayed twin "/X"; "" = every item), see
+// ItemFault. It returns the number of streams affected.
 func (h *Hub) ItemStatus(name string, f ItemFault, recoverAfter time.Duration) (int, error) {
-	if recoverAfter <= 0 {
-		recoverAfter = time.Second
+	return h.ItemStatusWith(name, f, FaultOptions{RecoverAfter: recoverAfter})
+}
+
+// ItemStatusWith is ItemStatus with every option. Load-mode streams are
+// affected too: their updates stop while Suspect.
+func (h *Hub) ItemStatusWith(name string, f ItemFault, o FaultOptions) (int, error) {
+	if o.RecoverAfter <= 0 {
+		o.RecoverAfter = time.Second
 	}
+	switch f {
+	case FaultClosed, FaultClosedRecover, FaultSuspect:
+	case FaultRedirected:
+		if o.RedirectTo == "" {
+			return 0, fmt.Errorf("%w: a Redirected item fault needs a target name", ErrConfig)
+		}
+	default:
+		return 0, fmt.Errorf("%w: unknown item fault %q", ErrConfig, f)
+	}
+	match := func(n string) bool { return name == "" || n == name || n == "/"+name }
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var items []*hubItem
 	for _, it := range h.active {
-		if name == "" || it.name == name || it.name == "/"+name {
+		if match(it.name) {
 			items = append(items, it)
 		}
 	}
-	if len(items) == 0 {
+	var loads []*sub
+	for s := range h.loadSubs {
+		if match(s.name) {
+			loads = append(loads, s)
+		}
+	}
+	if len(items) == 0 && len(loads) == 0 {
 		return 0, fmt.Errorf("%w %q", ErrUnknownItem, name)
 	}
 	n := 0
-	for _, it := range items {
-		switch f {
-		case FaultClosed, FaultClosedRecover:
-			ss := trjson.StreamClosed
-			text := "Item closed by the source (emulator fault)"
-			if f == FaultClosedRecover {
-				ss = trjson.StreamClosedRecover
-				text = "Item temporarily unavailable, recover later (emulator fault)"
-			}
-			for s := range it.subs {
-				s.closed.Store(true)
-				s.c.forget(s)
-				s.c.push(out{m: s.statusMsg(ss, trjson.DataSuspect, trjson.CodeNone, text)})
-				n++
-			}
-			subs := slices.Collect(maps.Keys(it.subs))
-			for _, s := range subs {
-				h.removeSubLocked(s)
-			}
-		case FaultSuspect:
+	switch f {
+	case FaultClosed, FaultClosedRecover, FaultRedirected:
+		var subs []*sub
+		for _, it := range items {
+			subs = append(subs, slices.Collect(maps.Keys(it.subs))...)
+		}
+		subs = append(subs, loads...)
+		for _, s := range subs {
+			s.closed.Store(true)
+			s.c.forget(s)
+			s.c.push(out{m: faultStatus(s, f, o.RedirectTo)})
+			h.removeSubLocked(s)
+			n++
+		}
+	case FaultSuspect:
+		const text = "Source temporarily unavailable (emulator fault)"
+		for _, it := range items {
 			it.suspect = true
 			for s := range it.subs {
-				s.c.push(out{m: s.statusMsg(trjson.StreamOpen, trjson.DataSuspect, trjson.CodeNone, "Source temporarily unavailable (emulator fault)")})
+				s.c.push(out{m: s.statusMsg(trjson.StreamOpen, trjson.DataSuspect, trjson.CodeNone, text)})
 				n++
 			}
-			h.afterLocked(recoverAfter, func() { h.recoverItem(it) })
-		default:
-			return n, fmt.Errorf("%w: unknown item fault %q", ErrConfig, f)
+			h.afterLocked(o.RecoverAfter, func() { h.recoverItem(it) })
+		}
+		for _, s := range loads {
+			s.held.Store(true)
+			s.c.push(out{m: s.statusMsg(trjson.StreamOpen, trjson.DataSuspect, trjson.CodeNone, text)})
+			n++
+			h.afterLocked(o.RecoverAfter, func() { h.recoverLoad(s) })
 		}
 	}
 	return n, nil
+}
+
+// faultStatus is the Status that ends stream s for a closing fault.
+func faultStatus(s *sub, f ItemFault, target string) *trjson.Msg {
+	switch f {
+	case FaultClosedRecover:
+		return s.statusMsg(trjson.StreamClosedRecover, trjson.DataSuspect, trjson.CodeNone, "Item temporarily unavailable, recover later (emulator fault)")
+	case FaultRedirected:
+		// The Key of a Redirected Status is where to re-request (§26.2).
+		m := s.statusMsg(trjson.StreamRedirected, trjson.DataSuspect, trjson.CodeNone, "Item redirected to "+target+" (emulator fault)")
+		m.Key, m.HasKey = trjson.Key{Name: target, Service: s.c.cfg.Service}, true
+		return m
+	}
+	return s.statusMsg(trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNone, "Item closed by the source (emulator fault)")
 }
 
 func (h *Hub) recoverItem(it *hubItem) {
@@ -462,6 +564,15 @@ func (h *Hub) recoverItem(it *hubItem) {
 	}
 	it.suspect = false
 	for s := range it.subs {
-		s.c.pushImageLocked(s, false)
+		s.c.pushImageLocked(s, false, nil)
 	}
+}
+
+// recoverLoad ends a Suspect fault on a load-mode stream: the writer
+// sends an unsolicited Refresh (see conn.loadRefresh), then updates flow.
+func (h *Hub) recoverLoad(s *sub) {
+	if s.closed.Load() || !s.held.Load() {
+		return
+	}
+	s.c.push(out{s: s, ctl: ctlLoadRefresh})
 }

@@ -18,12 +18,15 @@ type sub struct {
 	inst         Instrument
 	chain        []string // SymbolList
 	keyInUpdates bool
+	confInfo     bool // ConfInfoInUpdates: ConflationInfo on conflated updates
 	streaming    bool
 	view         atomic.Pointer[view]
 	paused       atomic.Bool
 	closed       atomic.Bool
 	item         *hubItem // guarded by Hub.mu
 	load         *loadState
+	// held: an item fault holds a load-mode stream's updates (Suspect).
+	held atomic.Bool
 }
 
 type view struct {
@@ -109,6 +112,17 @@ func (c *conn) handleClose(m *trjson.Msg) {
 
 func (c *conn) handleRequest(m *trjson.Msg) {
 	if len(m.Key.Names) > 0 {
+		if c.cfg.DisableBatch {
+			// NoBatchViewSupportInReq ("the provider does not support batch
+			// and/or view functionality", §26.2) rather than
+			// UnableToRequestAsBatch, which says that this particular
+			// request cannot be batched: here the provider refuses every
+			// batch.
+			c.push(out{m: &trjson.Msg{Type: trjson.TypeStatus, ID: m.ID, Domain: m.Domain,
+				State: trjson.State{Stream: trjson.StreamClosed, Data: trjson.DataSuspect, Code: trjson.CodeNoBatchViewSupportInReq,
+					Text: "Batch requests are not supported by this provider"}, HasState: true}})
+			return
+		}
 		k := len(m.Key.Names)
 		c.push(out{m: &trjson.Msg{Type: trjson.TypeStatus, ID: m.ID, Domain: m.Domain,
 			State: trjson.State{Stream: trjson.StreamClosed, Data: trjson.DataOk,
@@ -157,6 +171,13 @@ func (c *conn) serviceKnown(k *trjson.Key) bool {
 
 func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 	d := m.Domain
+	if c.loggedIn.Load() && id == c.loginID.Load() {
+		// The Login stream's ID is taken; answering on it with the item's
+		// domain leaves the Login stream itself untouched.
+		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError,
+			"Stream "+fmt.Sprint(id)+" is the Login stream")})
+		return
+	}
 	if old := c.stream(id); old != nil {
 		if batch {
 			c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeAlreadyOpen, "Stream "+fmt.Sprint(id)+" is already open")})
@@ -169,6 +190,10 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeSourceUnknown, "Service not found")})
 		return
 	}
+	if m.HasView && c.cfg.DisableView {
+		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNoBatchViewSupportInReq, viewUnsupportedText)})
+		return
+	}
 	v, ok := c.parseView(m)
 	if !ok {
 		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeInvalidView, "View contains no valid field")})
@@ -178,7 +203,11 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 		c.push(out{m: c.directoryRefresh(id, m)})
 		return
 	}
-	s := &sub{c: c, id: id, domain: d, name: name, keyInUpdates: m.KeyInUpdates(), streaming: m.Streaming()}
+	if qosChecked(d) && !qosAcceptable(c.qos(name), m.Qos, m.WorstQos) {
+		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotEntitled, qosUnavailableText)})
+		return
+	}
+	s := &sub{c: c, id: id, domain: d, name: name, keyInUpdates: m.KeyInUpdates(), confInfo: m.ConfInfoInUpdate, streaming: m.Streaming()}
 	s.view.Store(v)
 	s.paused.Store(m.Pause)
 	switch d {
@@ -204,18 +233,23 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !s.streaming {
-		c.pushImageLocked(s, true)
+		if it := h.items[s.hubKey()]; it != nil && it.chain != nil {
+			s.chain = it.chain.members // the list as it is now
+		}
+		c.pushImageLocked(s, true, nil)
 		return
 	}
-	if d != trjson.DomainSymbolList {
-		if c.cfg.LoadMode && d == trjson.DomainMarketPrice {
-			s.load = newLoadState(s.inst)
-		} else {
-			it := h.itemLocked(d, s.inst, name)
-			it.subs[s] = struct{}{}
-			it.stat.Subscribers = len(it.subs)
-			s.item = it
+	if c.cfg.LoadMode && d == trjson.DomainMarketPrice {
+		s.load = newLoadState(s.inst)
+		h.loadSubs[s] = struct{}{}
+	} else {
+		it := h.itemLocked(d, s.inst, name)
+		if it.chain == nil && d == trjson.DomainSymbolList {
+			it.chain = newChainState(h.cfg.Seed, it.key.chain, s.chain)
 		}
+		it.subs[s] = struct{}{}
+		it.stat.Subscribers = len(it.subs)
+		s.item = it
 	}
 	c.smu.Lock()
 	c.streams[id] = s
@@ -223,7 +257,23 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 		c.loadSubs = append(c.loadSubs, s)
 	}
 	c.smu.Unlock()
-	c.pushImageLocked(s, true)
+	c.pushImageLocked(s, true, nil)
+}
+
+const viewUnsupportedText = "View requests are not supported by this provider"
+
+// qosChecked: Symbol Lists do not use Qos (§35.3), Source Directory
+// requests carry none of an item's.
+func qosChecked(d trjson.Domain) bool {
+	return d != trjson.DomainSymbolList && d != trjson.DomainSource
+}
+
+// hubKey is the key of the hub item s subscribes to.
+func (s *sub) hubKey() hubKey {
+	if s.domain == trjson.DomainSymbolList {
+		return hubKey{domain: s.domain, chain: strings.TrimPrefix(s.name, "/")}
+	}
+	return hubKey{domain: s.domain, inst: s.inst}
 }
 
 // reissue applies a Request on an open stream ID (§27.1).
@@ -231,6 +281,16 @@ func (c *conn) reissue(s *sub, m *trjson.Msg, name string) {
 	if name != s.name || m.Domain != s.domain {
 		c.closeStream(s.id)
 		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Key or domain change on reissue is not allowed")})
+		return
+	}
+	if m.HasView && c.cfg.DisableView {
+		c.closeStream(s.id)
+		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNoBatchViewSupportInReq, viewUnsupportedText)})
+		return
+	}
+	if qosChecked(s.domain) && !qosAcceptable(c.qos(s.name), m.Qos, m.WorstQos) {
+		c.closeStream(s.id)
+		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotEntitled, qosUnavailableText)})
 		return
 	}
 	if m.HasView {
@@ -245,23 +305,24 @@ func (c *conn) reissue(s *sub, m *trjson.Msg, name string) {
 	s.paused.Store(m.Pause)
 	if m.WantsRefresh() {
 		c.h.mu.Lock()
-		c.pushImageLocked(s, true)
+		c.pushImageLocked(s, true, nil)
 		c.h.mu.Unlock()
 	} else if s.load != nil {
 		c.push(out{}) // wake an idle load-mode writer
 	}
 }
 
-// pushImageLocked queues the refresh (several parts for big books) of s.
+// pushImageLocked queues the refresh (several parts for big books) of s;
+// pui is the PostUserInfo of a post that caused it, nil otherwise.
 // Called with Hub.mu held so that no tick of the item overtakes it.
-func (c *conn) pushImageLocked(s *sub, solicited bool) {
+func (c *conn) pushImageLocked(s *sub, solicited bool, pui trjson.Raw) {
 	state := trjson.State{Stream: trjson.StreamOpen, Data: trjson.DataOk, Text: "All is well"}
 	if !s.streaming {
 		state.Stream = trjson.StreamNonStreaming
 	}
 	base := trjson.Msg{Type: trjson.TypeRefresh, ID: s.id, Domain: s.domain,
 		Key: trjson.Key{Name: s.name, Service: c.cfg.Service}, HasKey: true,
-		State: state, HasState: true, NotSolicited: !solicited}
+		State: state, HasState: true, NotSolicited: !solicited, PostUserInfo: pui}
 	switch s.domain {
 	case trjson.DomainMarketPrice:
 		fields, seq := s.inst.Image(nil)
@@ -269,18 +330,7 @@ func (c *conn) pushImageLocked(s *sub, solicited bool) {
 		m.Qos = c.qos(s.name)
 		m.PermData = s.inst.PermData()
 		m.SeqNumber, m.HasSeqNumber = seq, true
-		if v := s.view.Load(); v != nil {
-			vf := make([]trjson.Field, 0, len(v.names))
-			for _, n := range v.names {
-				if i := slices.IndexFunc(fields, func(f trjson.Field) bool { return f.Name == n }); i >= 0 {
-					vf = append(vf, fields[i])
-				} else {
-					vf = append(vf, trjson.Null(n))
-				}
-			}
-			fields = vf
-		}
-		m.Fields, m.HasFields = fields, true
+		m.Fields, m.HasFields = viewFields(fields, s.view.Load()), true
 		if s.item != nil {
 			s.item.stat.recordSeq(seq)
 		}
@@ -296,7 +346,12 @@ func (c *conn) pushImageLocked(s *sub, solicited bool) {
 		c.pushParts(base, mp)
 	case trjson.DomainSymbolList:
 		mp := &trjson.Map{KeyType: "Buffer"}
-		for _, n := range s.chain {
+		chain := s.chain
+		if s.item != nil && s.item.chain != nil {
+			chain = s.item.chain.members
+			base.SeqNumber, base.HasSeqNumber = s.item.chain.seq, true
+		}
+		for _, n := range chain {
 			mp.Entries = append(mp.Entries, trjson.MapEntry{Action: trjson.MapAdd, Key: n})
 		}
 		c.pushParts(base, mp)
@@ -349,15 +404,19 @@ func (c *conn) pushParts(base trjson.Msg, mp *trjson.Map) {
 	}
 }
 
-// qos is the QoS of an item: delayed for "/" names, conflated when the
-// endpoint conflates, real-time tick-by-tick otherwise.
-func (c *conn) qos(name string) *trjson.Qos {
-	q := &trjson.Qos{Timeliness: "Realtime", Rate: "TickByTick"}
-	if c.cfg.Conflate {
-		q.Rate, q.RateInfo = "TimeConflated", 1000
+// viewFields filters an image to view v (nil: every field), listing every
+// viewed field, blank ones as null (§30.4).
+func viewFields(fields []trjson.Field, v *view) []trjson.Field {
+	if v == nil {
+		return fields
 	}
-	if strings.HasPrefix(name, "/") {
-		q.Timeliness, q.TimeInfo = "Delayed", 900
+	vf := make([]trjson.Field, 0, len(v.names))
+	for _, n := range v.names {
+		if i := slices.IndexFunc(fields, func(f trjson.Field) bool { return f.Name == n }); i >= 0 {
+			vf = append(vf, fields[i])
+		} else {
+			vf = append(vf, trjson.Null(n))
+		}
 	}
-	return q
+	return vf
 }

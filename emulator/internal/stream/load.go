@@ -125,7 +125,7 @@ func (l *loadWriter) fill(c *conn, pack, maxSize int, write func(frame []byte, n
 	for range pack {
 		s := l.subs[l.rr%len(l.subs)]
 		l.rr++
-		if s.closed.Load() || s.paused.Load() {
+		if s.closed.Load() || s.paused.Load() || s.held.Load() {
 			continue
 		}
 		ls := s.load

@@ -213,9 +213,18 @@ func (c *conn) loginRefresh(id int64) *trjson.Msg {
 	}
 	b.WriteString(`,"Position":`)
 	b.WriteString(q(c.position))
+	// SupportBatchRequests bits: 0x1 batch request, 0x2 batch reissue,
+	// 0x4 batch close; DisableBatch keeps batch close (harmless to serve).
+	batch, viewOK := "7", "1"
+	if c.cfg.DisableBatch {
+		batch = "4"
+	}
+	if c.cfg.DisableView {
+		viewOK = "0"
+	}
 	b.WriteString(`,"ProvidePermissionExpressions":1,"ProvidePermissionProfile":0,"SingleOpen":1,` +
-		`"SupportBatchRequests":7,"SupportEnhancedSymbolList":1,"SupportOMMPost":1,` +
-		`"SupportOptimizedPauseResume":1,"SupportPauseResume":1,"SupportStandby":0,"SupportViewRequests":1}`)
+		`"SupportBatchRequests":` + batch + `,"SupportEnhancedSymbolList":1,"SupportOMMPost":1,` +
+		`"SupportOptimizedPauseResume":1,"SupportPauseResume":1,"SupportStandby":0,"SupportViewRequests":` + viewOK + `}`)
 	top := `{"MaxMsgSize":` + strconv.Itoa(c.cfg.MaxMsgSize) + `,"PingTimeout":` + strconv.Itoa(max(1, int((c.cfg.PingTimeout+time.Second-1)/time.Second))) + `}`
 	return &trjson.Msg{Type: trjson.TypeRefresh, ID: id, Domain: trjson.DomainLogin,
 		Elements: trjson.Raw(top),

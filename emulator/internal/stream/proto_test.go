@@ -225,7 +225,10 @@ func TestGenericEcho(t *testing.T) {
 // A client that stops reading is dropped; another client on the same
 // endpoint keeps receiving.
 func TestSlowClientIsolation(t *testing.T) {
-	e := newEnv(t, Config{Rate: 1000, QueueLimit: 500}, 1, false)
+	// 10 items at 300/s: slow enough that the fast client keeps up under
+	// -race on a loaded 2-core machine (at 1000/s it was itself dropped as
+	// a slow consumer), fast enough to back the slow one up in seconds.
+	e := newEnv(t, Config{Rate: 300, QueueLimit: 500}, 1, false)
 	tok := e.token(1, time.Minute)
 	fast := dial(e, 0)
 	// The slow client has a tiny receive buffer so that it backs up soon.
