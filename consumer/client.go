@@ -806,6 +806,7 @@ func (c *Client) Stats() Stats {
 	for _, s := range c.slots {
 		cs := ConnStats{Index: s.idx, Endpoint: s.endpoint, State: s.state, Active: s.idx == c.active}
 		if s.conn != nil {
+			cs.Items = int(s.conn.nOpen.Load())
 			if t, ok := s.conn.t.(compressor); ok {
 				cs.Compressed = t.Compressed()
 			}

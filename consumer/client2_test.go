@@ -74,6 +74,20 @@ func TestHotStandbyDedupFake(t *testing.T) {
 		b.push("HS.N", seq, map[string]any{"BID": float64(seq)})
 		recv(seq)
 	}
+	// Each seq arrived twice; the second copy of 105 may still be in
+	// flight after the first was delivered. Drop a side only when all 5
+	// duplicates were seen, or the count below would race the drop.
+	dupDeadline := time.NewTimer(5 * time.Second)
+	defer dupDeadline.Stop()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	for c.Stats().DupsSuppressed < 5 {
+		select {
+		case <-dupDeadline.C:
+			t.Fatalf("dups suppressed %d before the drop, want 5", c.Stats().DupsSuppressed)
+		case <-poll.C:
+		}
+	}
 	a.drop()
 	for seq := int64(106); seq <= 110; seq++ {
 		a.push("HS.N", seq, map[string]any{"BID": float64(seq)}) // gone: no-op

@@ -72,6 +72,8 @@ type conn struct {
 	dec    trjson.Decoder
 	nextID int64
 	byID   map[int64]*sub
+	// nOpen mirrors len(byID) for Stats, which runs on other goroutines.
+	nOpen  atomic.Int64
 	byItem map[*Item]*sub
 	posts  map[int64]*pendingPost
 	fb     trjson.FrameBuilder
@@ -521,6 +523,7 @@ func (cn *conn) handleMsg(m *trjson.Msg) {
 		case trjson.StreamClosedRecover:
 			cn.recovered(s)
 			delete(cn.byID, s.id)
+			cn.nOpen.Store(int64(len(cn.byID)))
 			delete(cn.byItem, it)
 			cn.c.itemState(cn.slot, it, st)
 			cn.c.deliver(cn.slot, it, m)
@@ -545,6 +548,7 @@ func (cn *conn) handleMsg(m *trjson.Msg) {
 func (cn *conn) finish(s *sub, st trjson.State) {
 	cn.recovered(s)
 	delete(cn.byID, s.id)
+	cn.nOpen.Store(int64(len(cn.byID)))
 	delete(cn.byItem, s.item)
 	if st.Stream != trjson.StreamNonStreaming {
 		cn.c.forget(s.item)
@@ -763,6 +767,7 @@ func (cn *conn) batch(g []reqParams, refresh bool) []*trjson.Msg {
 func (cn *conn) open(id int64, it *Item) {
 	s := &sub{id: id, item: it}
 	cn.byID[id] = s
+	cn.nOpen.Store(int64(len(cn.byID)))
 	cn.byItem[it] = s
 	cn.opened = append(cn.opened, s)
 }
@@ -799,6 +804,7 @@ func (cn *conn) closeItems(items []*Item) {
 		cn.recovered(s)
 		delete(cn.byItem, it)
 		delete(cn.byID, s.id)
+		cn.nOpen.Store(int64(len(cn.byID)))
 		byDomain[it.Domain] = append(byDomain[it.Domain], s.id)
 	}
 	var msgs []*trjson.Msg

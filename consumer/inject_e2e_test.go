@@ -66,7 +66,11 @@ func TestE2EMalformedAndOversizeFrames(t *testing.T) {
 	if st := sub.Item().State(); st.Stream != trjson.StreamOpen || st.Data != trjson.DataOk {
 		t.Fatalf("item state after bad frames: %+v", st)
 	}
-	if s := c.Stats(); s.Reconnects != 0 || s.Errors < 3 {
+	s := c.Stats()
+	if s.Reconnects != 0 || s.Errors < 3 {
 		t.Fatalf("stats after bad frames: reconnects=%d errors=%d", s.Reconnects, s.Errors)
+	}
+	if len(s.Conns) != 1 || s.Conns[0].Items != 1 {
+		t.Fatalf("connection stats: %+v, want 1 open item", s.Conns)
 	}
 }

@@ -117,6 +117,11 @@ type Config struct {
 	// NoBatchViewSupportInReq and advertises SupportViewRequests 0.
 	// Default false.
 	DisableView bool
+	// SendTimestamps adds the field ERT_SEND_NS (Unix ns when the update
+	// was generated) to Market Price updates at a fixed Rate, as load mode
+	// always does, so that clients can measure latency. Default false: it
+	// is not an LSEG field.
+	SendTimestamps bool
 	// SymbolListChangeEvery is the number of update ticks between two
 	// changes of a watched Symbol List (a constituent removed, or a
 	// removed one added back, chosen with Seed). Default 30; < 0 never.

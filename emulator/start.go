@@ -173,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		Universe:   universe{market.NewUniverse(cfg.Seed)},
 		Dictionary: dict{dictionary.Default()},
 		Store:      e.store,
-		Rate:       cfg.Rate, LoadMode: cfg.RateSet && cfg.Rate == 0,
+		Rate:       cfg.Rate, LoadMode: cfg.RateSet && cfg.Rate == 0, SendTimestamps: cfg.SendTimestamps,
 		Pack: cfg.Pack, Conflate: cfg.Conflate,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxMsgSize: cfg.MaxMsgSize,
 		QueueLimit: cfg.QueueLimit, NotFoundText: cfg.NotFoundText, ADSMode: cfg.ADSMode,

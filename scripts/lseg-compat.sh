@@ -24,8 +24,9 @@
 #   PYTHON        interpreter with the "websocket-client" and "requests"
 #                 modules (default /usr/bin/python3)
 #   ERT_EMULATOR  command that starts an emulator and prints its Info JSON
-#                 line (default: `go run ./cmd/ert emulator`, retried with
-#                 -tags ertcli); it must accept --token-lifetime and --rate.
+#                 line (default: build ./cmd/ert of this repository, retried
+#                 with -tags ertcli, and run `ert emulator`); it gets
+#                 --token-lifetime and --rate appended.
 #
 # Each example is pointed at the emulator only through its documented
 # command-line options. The emulator's CA is trusted through environment
@@ -47,7 +48,7 @@ while getopts "l:d:o:h" opt; do
     l) lifetime=$OPTARG ;;
     d) sd_secs=$OPTARG ;;
     o) logdir=$OPTARG ;;
-    h) sed -n '2,37p' "$0"; exit 0 ;;
+    h) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) exit 2 ;;
   esac
 done
@@ -75,8 +76,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- start the emulator --------------------------------------------------
-# Builds first (so that `go run` compile time does not count against the
-# readiness deadline), then runs the binary.
+# Builds first and runs the binary, rather than `go run ./cmd/ert emulator`:
+# compile time then does not count against the readiness deadline, and
+# SIGINT reaches the emulator itself.
 start_emulator() {
   local bin="$logdir/ert"
   if [ -n "${ERT_EMULATOR:-}" ]; then
@@ -216,8 +218,9 @@ run() {
   local marker_pid=$!
   # env --default-signal=INT: a shell running this script in the background
   # would hand the example an ignored SIGINT, and Python would then never
-  # see KeyboardInterrupt. The subshell keeps bash's "Killed" notice quiet.
-  ( timeout -s INT -k 5 "$secs" env --default-signal=INT "$@" >>"$log" 2>&1 ) 2>/dev/null
+  # see KeyboardInterrupt. The subshell (which must not exec timeout, hence
+  # the explicit exit) keeps bash's "Killed" notice out of the report.
+  ( timeout -s INT -k 5 "$secs" env --default-signal=INT "$@" >>"$log" 2>&1; exit $? ) 2>/dev/null
   rc=$?
   kill "$marker_pid" 2>/dev/null
   wait "$marker_pid" 2>/dev/null

@@ -251,6 +251,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 
+	// Timers that end faults; stopped before the emulator closes.
+	var timers []*time.Timer
+	defer func() {
+		for _, t := range timers {
+			t.Stop()
+		}
+	}()
+	later := func(d time.Duration, f func()) { timers = append(timers, time.AfterFunc(d, f)) }
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7))
 	start := time.Now()
 	end := time.NewTimer(cfg.Duration)
@@ -286,7 +294,7 @@ loop:
 		case <-faultC:
 			f := cfg.Faults[rng.IntN(len(cfg.Faults))]
 			rep.Faults[f]++
-			inject(emu, f, names[rng.IntN(len(names))])
+			inject(emu, f, names[rng.IntN(len(names))], later)
 		}
 	}
 	// Recovery window: every item must be Ok within 30 s after the end.
@@ -330,8 +338,8 @@ loop:
 	return rep, nil
 }
 
-// inject applies one named fault.
-func inject(emu *emulator.Emulator, f, item string) {
+// inject applies one named fault; later schedules the end of a fault.
+func inject(emu *emulator.Emulator, f, item string, later func(time.Duration, func())) {
 	switch f {
 	case "drop":
 		emu.DropConnections(-1)
@@ -358,7 +366,7 @@ func inject(emu *emulator.Emulator, f, item string) {
 		emu.GatewayStatus("token_v1", 503, 2)
 	case "delay":
 		emu.DelayOutbound(-1, 200*time.Millisecond)
-		time.AfterFunc(5*time.Second, func() { emu.DelayOutbound(-1, 0) })
+		later(5*time.Second, func() { emu.DelayOutbound(-1, 0) })
 	case "expire-tokens":
 		emu.ExpireTokens()
 	case "revoke-tokens":

@@ -56,6 +56,10 @@ type Config struct {
 	// LoadMode: generate updates per connection as fast as it drains them
 	// (Rate is ignored), each carrying SendTimeField.
 	LoadMode bool
+	// SendTimestamps adds SendTimeField (Unix ns at fan-out) to every
+	// Market Price update at a fixed Rate too, for latency measurement.
+	// Off by default: it is not an LSEG field.
+	SendTimestamps bool
 	// Pack is the largest number of messages per outbound frame. Default 1.
 	Pack int
 	// Conflate: trade-safe conflation (quotes at most 3/s per item, every

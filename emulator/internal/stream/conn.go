@@ -71,6 +71,8 @@ type conn struct {
 	// incomplete multi-part posts by PostID (read loop only)
 	posts map[int64]*pendingPost
 
+	hdr [ws.MaxHeaderSize]byte // frame header scratch of the write loop
+
 	// permessage-deflate, when negotiated
 	deflate bool
 	defl    deflater
@@ -494,7 +496,8 @@ func (c *conn) writeData(p []byte) error {
 		h.Rsv = ws.Rsv(true, false, false)
 	}
 	h.Length = int64(len(p))
-	if err := ws.WriteHeader(c.bw, h); err != nil {
+	// WriteHeader would allocate its 14-byte buffer on every frame.
+	if err := ws.WriteHeaderBuffer(c.bw, h, c.hdr[:]); err != nil {
 		return err
 	}
 	_, err := c.bw.Write(p)

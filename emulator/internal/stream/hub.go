@@ -182,28 +182,50 @@ func (h *Hub) run() {
 	if period < 100*time.Microsecond {
 		period = 100 * time.Microsecond
 	}
-	t := time.NewTicker(period)
+	// Spread the items over up to 16 slices of the period instead of
+	// ticking them all at once: bursts of thousands of updates would queue
+	// behind each other and show up as latency that RTO does not have.
+	// Each item still ticks once per period, in the same order.
+	slices := 1
+	if period >= 2*time.Millisecond {
+		slices = int(min(16, period/time.Millisecond))
+	}
+	sub := period / time.Duration(slices)
+	t := time.NewTicker(sub)
 	defer t.Stop()
+	// A Ticker drops ticks when this loop falls behind (a loaded machine):
+	// count the slices due by elapsed time and catch up, at most one
+	// period's worth, so the rate stays what was configured.
+	start := time.Now()
+	var done int64 // slices ticked so far
 	for {
 		select {
 		case <-h.stop:
 			return
 		case now := <-t.C:
-			h.tickAll(now)
+			due := int64(now.Sub(start) / sub)
+			done = max(done, due-int64(slices))
+			for ; done < due; done++ {
+				h.tickSlice(now, int(done%int64(slices)), slices)
+			}
 		}
 	}
 }
 
-func (h *Hub) tickAll(now time.Time) {
+// tickSlice ticks the active items whose index is phase modulo slices.
+func (h *Hub) tickSlice(now time.Time, phase, slices int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, it := range h.active {
-		if it.suspect {
+	for i, it := range h.active {
+		if it.suspect || i%slices != phase {
 			continue
 		}
 		switch it.key.domain {
 		case trjson.DomainMarketPrice:
 			ut, fields, seq := it.key.inst.Tick(nil)
+			if h.cfg.SendTimestamps {
+				fields = append(fields, trjson.Int(SendTimeField, time.Now().UnixNano()))
+			}
 			tk := &tick{item: it, updateType: ut, fields: fields, seq: seq,
 				doNotRipple: ut == trjson.UpdateCorrection || ut == trjson.UpdateVerify}
 			if h.cfg.Conflate {
