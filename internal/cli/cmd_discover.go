@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/ertkit/ertkit/auth"
 	"github.com/ertkit/ertkit/discovery"
 )
 
@@ -22,22 +20,11 @@ func (c *discoverCmd) run(ctx context.Context, env *Env) error {
 	if err := c.complete(env); err != nil {
 		return err
 	}
-	tlsConf, err := c.tlsConfig()
+	s, _, err := c.signIn(ctx, env)
 	if err != nil {
 		return err
 	}
-	g, err := c.grant()
-	if err != nil {
-		return err
-	}
-	s := &session{flags: &c.connFlags, tls: tlsConf, http: httpClient(tlsConf)}
-	s.tokens = auth.NewManager(g, auth.Options{HTTPClient: s.http, Logger: env.Log})
-	defer s.tokens.Close()
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if _, err := s.tokens.Token(tctx); err != nil {
-		return fail(ExitAuth, err, "authentication at %s failed", redactURL(c.tokenURL()))
-	}
+	defer s.close()
 	eps, err := s.discover(ctx)
 	if err != nil {
 		return err

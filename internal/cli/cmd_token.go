@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
-
-	"github.com/ertkit/ertkit/auth"
 )
 
 type tokenCmd struct {
@@ -20,23 +18,12 @@ func (c *tokenCmd) run(ctx context.Context, env *Env) error {
 	if err := c.complete(env); err != nil {
 		return err
 	}
-	tlsConf, err := c.tlsConfig()
-	if err != nil {
-		return err
-	}
-	g, err := c.grant()
-	if err != nil {
-		return err
-	}
-	m := auth.NewManager(g, auth.Options{HTTPClient: httpClient(tlsConf), Logger: env.Log})
-	defer m.Close()
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	start := time.Now()
-	tok, err := m.Token(tctx)
+	sess, tok, err := c.signIn(ctx, env)
 	if err != nil {
-		return fail(ExitAuth, err, "authentication at %s failed", redactURL(c.tokenURL()))
+		return err
 	}
+	defer sess.close()
 	took := time.Since(start)
 	shown := redactToken(tok.AccessToken)
 	if c.ShowToken {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -223,4 +222,3 @@ func (o *outputFlags) validate() error {
 	return nil
 }
 
-var _ = fmt.Sprintf

@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/ertkit/ertkit/auth"
@@ -98,24 +95,35 @@ type session struct {
 	backups []discovery.Endpoint
 }
 
-// newSession gets a first token and the endpoints to use. Errors carry
-// the exit code of the failed step.
-func newSession(ctx context.Context, c *connFlags, env *Env) (*session, error) {
+// signIn builds the TLS configuration, the HTTP client and the token
+// manager the flags describe, and gets a first token. Errors carry the
+// exit code of the failed step.
+func (c *connFlags) signIn(ctx context.Context, env *Env) (*session, auth.Token, error) {
 	tlsConf, err := c.tlsConfig()
 	if err != nil {
-		return nil, err
+		return nil, auth.Token{}, err
 	}
 	g, err := c.grant()
 	if err != nil {
-		return nil, err
+		return nil, auth.Token{}, err
 	}
 	s := &session{flags: c, tls: tlsConf, http: httpClient(tlsConf)}
 	s.tokens = auth.NewManager(g, auth.Options{HTTPClient: s.http, Logger: env.Log})
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := s.tokens.Token(tctx); err != nil {
+	tok, err := s.tokens.Token(tctx)
+	if err != nil {
 		s.tokens.Close()
-		return nil, fail(ExitAuth, err, "authentication at %s failed", redactURL(c.tokenURL()))
+		return nil, auth.Token{}, fail(ExitAuth, err, "authentication at %s failed", redactURL(c.tokenURL()))
+	}
+	return s, tok, nil
+}
+
+// newSession signs in and resolves the endpoints to use.
+func newSession(ctx context.Context, c *connFlags, env *Env) (*session, error) {
+	s, _, err := c.signIn(ctx, env)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.resolveEndpoints(ctx); err != nil {
 		s.tokens.Close()
@@ -193,8 +201,3 @@ func indexAny(s, chars string) int {
 	return -1
 }
 
-var (
-	_ = errors.New
-	_ = fmt.Sprint
-	_ = strconv.Itoa
-)
