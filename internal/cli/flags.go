@@ -221,4 +221,3 @@ func (o *outputFlags) validate() error {
 	}
 	return nil
 }
-

@@ -200,4 +200,3 @@ func indexAny(s, chars string) int {
 	}
 	return -1
 }
-
