@@ -60,6 +60,10 @@ type Config struct {
 	// Market Price update at a fixed Rate too, for latency measurement.
 	// Off by default: it is not an LSEG field.
 	SendTimestamps bool
+	// ExclusiveSignOnGrace is how long a session signed out by exclusive
+	// sign-on may still reissue its Login with a new token (a client that
+	// signed on again itself does so at once). Default 10 s.
+	ExclusiveSignOnGrace time.Duration
 	// Pack is the largest number of messages per outbound frame. Default 1.
 	Pack int
 	// Conflate: trade-safe conflation (quotes at most 3/s per item, every
@@ -138,6 +142,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Pack <= 0 {
 		c.Pack = 1
+	}
+	if c.ExclusiveSignOnGrace <= 0 {
+		c.ExclusiveSignOnGrace = 10 * time.Second
 	}
 	if c.PingTimeout <= 0 {
 		c.PingTimeout = DefaultPingTimeout

@@ -246,6 +246,9 @@ func ptr[T any](v T) *T { return &v }
 
 var errTooBig = errors.New("message larger than MaxMsgSize")
 
+// errPeerClose: the client sent a Close frame; the write loop answers it.
+var errPeerClose = errors.New("close frame from the client")
+
 func (c *conn) readLoop() {
 	var buf []byte
 	for {
@@ -260,6 +263,16 @@ func (c *conn) readLoop() {
 				c.push(out{ctl: ctlClose, code: ws.StatusMessageTooBig})
 				// the write loop sends the close frame and disconnects
 				<-c.done
+			}
+			if errors.Is(err, errPeerClose) {
+				// Let the write loop answer with a Close frame (RFC 6455
+				// §5.5.1) before the socket goes; a stalled writer gets 2 s.
+				t := time.NewTimer(2 * time.Second)
+				select {
+				case <-c.done:
+				case <-t.C:
+				}
+				t.Stop()
 			}
 			return
 		}
@@ -297,7 +310,7 @@ func (c *conn) readMessage(dst []byte) ([]byte, error) {
 				c.push(out{ctl: ctlPong, data: p})
 			case ws.OpClose:
 				c.push(out{ctl: ctlClose, code: ws.StatusNormalClosure})
-				return nil, io.EOF
+				return nil, errPeerClose
 			}
 			if len(dst) == 0 {
 				return nil, nil

@@ -427,6 +427,23 @@ func (h *Hub) setTokenLocked(c *conn, tok string) {
 }
 
 func (h *Hub) tokenInvalidated(e tokensEvent) {
+	if e.Exclusive {
+		// LSEG's v1 clients answer the end of a refresh session with a new
+		// password grant (exclusive sign-on) and then reissue their Login
+		// with the new token: signing their own session out at once would
+		// break that documented flow. Sessions still on the old token after
+		// the grace are signed out.
+		grace := min(max(time.Until(e.Expiry), 0), h.cfg.ExclusiveSignOnGrace)
+		h.mu.Lock()
+		h.afterLocked(grace, func() { h.endSessionsOn(e) })
+		h.mu.Unlock()
+		return
+	}
+	h.endSessionsOn(e)
+}
+
+// endSessionsOn ends every session still logged in with e's token.
+func (h *Hub) endSessionsOn(e tokensEvent) {
 	h.mu.Lock()
 	var victims []*conn
 	for c := range h.byTok[e.Access] {

@@ -3,8 +3,13 @@ package stream
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/ertkit/ertkit/emulator/internal/tokens"
 )
 
 // Scenario 1: token login OK — Login Refresh as checklist §3.1.
@@ -202,5 +207,48 @@ func TestLoginCloseEndsStreams(t *testing.T) {
 	}
 	if got := c.sync(); len(got) != 0 {
 		t.Fatalf("stream still open after Login Close: %s", mustJSON(got))
+	}
+}
+
+// Exclusive sign-on: a client that signed on again itself (LSEG's v1 flow
+// at the end of a refresh session) keeps its session by reissuing its
+// Login with the new token within the grace; a session left on the old
+// token is signed out when the grace ends.
+func TestExclusiveSignOnGrace(t *testing.T) {
+	e := newEnv(t, Config{ExclusiveSignOnGrace: 300 * time.Millisecond}, 1, false)
+	p := tokens.Principal{Version: 1, User: "GE-A-1", ClientID: "app"}
+	first := e.store.Issue(p, time.Minute, time.Hour, true).Access
+	keeper, victim := dial(e, 0), dial(e, 0)
+	keeper.login(first)
+	victim.login(first)
+	second := e.store.Issue(p, time.Minute, time.Hour, true).Access
+	keeper.send(`{"ID":1,"Domain":"Login","Refresh":false,"Key":{"NameType":"AuthnToken","Elements":{"AuthenticationToken":"` + second + `"}}}`)
+	keeper.sync()
+	m := victim.until(func(m map[string]any) bool { return m["Type"] == "Status" })
+	if obj(m, "State", "Stream") != "Closed" || !strings.Contains(obj(m, "State", "Text").(string), "exclusive sign-on") {
+		t.Fatalf("victim got %s", mustJSON(m))
+	}
+	victim.expectClosed()
+	// The victim was closed after the grace; the keeper is still logged in.
+	if got := keeper.sync(); len(got) != 0 {
+		t.Fatalf("keeper got %s", mustJSON(got))
+	}
+	keeper.send(`{"ID":2,"Key":{"Name":"TRI.N"}}`)
+	if m := keeper.until(func(m map[string]any) bool { return m["ID"] == 2.0 }); m["Type"] != "Refresh" {
+		t.Fatalf("keeper's item request: %s", mustJSON(m))
+	}
+}
+
+// A Close frame from the client is answered with a Close frame (RFC 6455
+// §5.5.1) before the connection goes.
+func TestClientCloseIsAnswered(t *testing.T) {
+	e := newEnv(t, Config{}, 1, false)
+	c := dial(e, 0)
+	c.login(e.token(1, time.Minute))
+	if err := ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "bye")))); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.expectClosed(); code != ws.StatusNormalClosure {
+		t.Fatalf("close code %d, want 1000", code)
 	}
 }

@@ -53,6 +53,12 @@ type Event struct {
 	// Reason is a human-readable reason, e.g. "signed out by a newer
 	// session of the same user (exclusive sign-on)".
 	Reason string
+	// Exclusive marks a sign-out by exclusive sign-on. The streaming side
+	// gives such sessions a short grace: a client that signed on again
+	// itself reissues its Login with the new token within it.
+	Exclusive bool
+	// Expiry is when the invalidated token would have expired.
+	Expiry time.Time
 }
 
 type record struct {
@@ -99,7 +105,7 @@ func (s *Store) Issue(p Principal, lifetime, refreshLifetime time.Duration, excl
 		for tok, r := range s.access {
 			if r.p.User == p.User && r.revoked == "" && now.Before(r.expiry) {
 				r.revoked = "signed out: another session of user " + p.User + " took exclusive sign-on control"
-				events = append(events, Event{Access: tok, Reason: r.revoked})
+				events = append(events, Event{Access: tok, Reason: r.revoked, Exclusive: true, Expiry: r.expiry})
 			}
 		}
 		// The signed-out sessions' refresh tokens die with them, or a
