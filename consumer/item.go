@@ -33,7 +33,7 @@ type Item struct {
 	complete  bool // a complete Refresh has arrived
 	ready     chan struct{}
 	readyOnce sync.Once
-	image     map[string]trjson.Field
+	image     fieldCache // last-value fields (Config.Cache, snapshots)
 	book      *book
 	rawMap    trjson.Raw // Source directory: the last Map as received
 	dir       directory  // Source directory: services, accumulated
@@ -89,10 +89,7 @@ func (it *Item) Image() Image {
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	img := Image{Name: it.Name, Service: it.Service, Domain: it.Domain, State: it.state,
-		Fields: make(map[string]trjson.Field, len(it.image))}
-	for k, f := range it.image {
-		img.Fields[k] = f.Clone()
-	}
+		Fields: it.image.fields()}
 	if it.book != nil {
 		img.Book = it.book.image()
 	}
@@ -150,29 +147,14 @@ func (it *Item) apply(m *trjson.Msg, cache bool) {
 	defer it.mu.Unlock()
 	clear := m.ClearsCache() && (m.Type != trjson.TypeRefresh || m.PartNumber == 0)
 	if clear {
-		if it.image != nil {
-			for k := range it.image {
-				delete(it.image, k)
-			}
-		}
+		it.image.reset()
 		if it.book != nil {
 			it.book.reset()
 		}
 		it.dir = nil
 	}
 	if (cache || it.snapshot) && m.HasFields && !m.DoNotCache {
-		if it.image == nil {
-			it.image = make(map[string]trjson.Field, len(m.Fields))
-		}
-		for _, f := range m.Fields {
-			if old, ok := it.image[f.Name]; ok && old.Kind == f.Kind && f.Kind != trjson.KindRaw && cap(old.Str) >= len(f.Str) {
-				// reuse the stored buffer: no allocation for a changed price
-				old.Int, old.Float, old.Str = f.Int, f.Float, append(old.Str[:0], f.Str...)
-				it.image[f.Name] = old
-				continue
-			}
-			it.image[f.Name] = f.Clone()
-		}
+		it.image.merge(m.Fields)
 	}
 	if len(m.Map) > 0 && it.Domain == trjson.DomainSource {
 		it.rawMap = m.Map.Clone()

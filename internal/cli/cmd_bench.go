@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -22,6 +23,7 @@ type benchCmd struct {
 	Scale      benchScaleCmd      `cmd:"" help:"Many items on one connection: time until every Refresh, RSS per cached item (client in a child process)."`
 	Compare    benchCompareCmd    `cmd:"" help:"ert stream --output jsonl versus another client program (e.g. LSEG's Go example), messages/s drained from the emulator."`
 	ScaleChild benchScaleChildCmd `cmd:"" name:"scale-child" hidden:"" help:"Client side of bench scale (reads its config as JSON on stdin)."`
+	StreamProf benchStreamProfCmd `cmd:"" name:"stream-profile" hidden:"" help:"ert stream --output jsonl under a CPU profile (child of bench compare --cpuprofile)."`
 }
 
 type benchLoadCmd struct {
@@ -158,6 +160,10 @@ type benchCompareCmd struct {
 	Pack     int           `name:"pack" default:"1" help:"Messages per frame."`
 	Warmup   time.Duration `name:"warmup" default:"2s" help:"Warm-up before the measured window."`
 	Duration time.Duration `name:"duration" default:"10s" help:"Measured window (at most 30s)."`
+	// CPUProfile profiles the ert side only: the child then runs `ert
+	// bench stream-profile`, the same stream command under
+	// runtime/pprof, and is stopped with SIGINT so the profile is written.
+	CPUProfile string `name:"cpuprofile" help:"Write a CPU profile of the ert stream child to this file (go tool pprof)."`
 }
 
 func (c *benchCompareCmd) run(ctx context.Context, env *Env) error {
@@ -177,13 +183,21 @@ func (c *benchCompareCmd) run(ctx context.Context, env *Env) error {
 
 	// ert stream: credentials through the environment, output discarded.
 	cfg.Command = func(info emulator.Info) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, exe, "stream", "--hostname", info.Endpoints[0].Host,
+		args := []string{"stream", "--hostname", info.Endpoints[0].Host,
 			"--port", strconv.Itoa(info.Endpoints[0].Port), "--auth_url", info.AuthURLV2, "--ca-file", info.CAFile,
-			"--output", "jsonl", c.RIC)
+			"--output", "jsonl", c.RIC}
+		if c.CPUProfile != "" {
+			args = append([]string{"bench", "stream-profile", "--cpuprofile", c.CPUProfile, "--"}, args...)
+		}
+		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Env = append(os.Environ(), "ERT_CLIENTID="+info.ClientID, "ERT_CLIENTSECRET="+info.ClientSecret)
 		cmd.Stdout, cmd.Stderr = devnull, devnull
+		if c.CPUProfile != "" {
+			cmd.Stderr = env.Stderr // the profiling child's errors are worth seeing
+		}
 		return cmd
 	}
+	cfg.Interrupt = c.CPUProfile != ""
 	ert, err := loadtest.External(ctx, cfg)
 	if err != nil {
 		return fail(ExitFailure, err, "bench compare: ert stream")
@@ -205,6 +219,7 @@ func (c *benchCompareCmd) run(ctx context.Context, env *Env) error {
 		cmd.Stdout, cmd.Stderr = devnull, devnull
 		return cmd
 	}
+	cfg.Interrupt = false
 	other, err := loadtest.External(ctx, cfg)
 	if err != nil {
 		return fail(ExitFailure, err, "bench compare: %s", c.Other)
@@ -212,5 +227,34 @@ func (c *benchCompareCmd) run(ctx context.Context, env *Env) error {
 	fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.1f\t%.2f\t\n", c.Other, other.MsgsPerSec, other.Messages, other.Seconds, other.ChildCPUSec)
 	tw.Flush()
 	fmt.Fprintf(env.Stdout, "ratio ert/other: %.1f×\n", ert.MsgsPerSec/other.MsgsPerSec)
+	return nil
+}
+
+// benchStreamProfCmd runs the CLI with Args (an `ert stream` command line)
+// in this process under a CPU profile, written when the command returns
+// (SIGINT ends a stream).
+type benchStreamProfCmd struct {
+	CPUProfile string   `name:"cpuprofile" required:"" help:"CPU profile file."`
+	Args       []string `arg:"" passthrough:"" help:"The command line to run (after --)."`
+}
+
+func (c *benchStreamProfCmd) run(ctx context.Context, env *Env) error {
+	f, err := os.Create(c.CPUProfile)
+	if err != nil {
+		return fail(ExitFailure, err, "creating the CPU profile")
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fail(ExitFailure, err, "starting the CPU profile")
+	}
+	args := c.Args
+	if len(args) > 0 && args[0] == "--" { // kong keeps the separator in a passthrough arg
+		args = args[1:]
+	}
+	code := Main(ctx, args, *env)
+	pprof.StopCPUProfile()
+	if code != 0 && ctx.Err() == nil {
+		return fail(ExitFailure, fmt.Errorf("exit code %d", code), "bench stream-profile")
+	}
 	return nil
 }

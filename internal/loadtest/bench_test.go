@@ -74,3 +74,48 @@ func BenchmarkScale(b *testing.B) {
 		b.ReportMetric(r.HeapPerItem, "heap-B/item")
 	}
 }
+
+// BenchmarkPaced measures latency at a fixed total rate of 100,000
+// updates/s (emulator SendTimestamps: send time at tick generation →
+// Handler), as 1,000 items × 100/s and 10,000 items × 10/s, pack 1 and
+// 10, over TLS. One op is one update; ns/op is set by the rate, the
+// figures are p50/p99/p99.9-ms and the achieved updates/s.
+func BenchmarkPaced(b *testing.B) {
+	for _, shape := range []struct {
+		items int
+		rate  float64
+	}{{1000, 100}, {10000, 10}} {
+		for _, pack := range []int{1, 10} {
+			cfg := Config{Pack: pack, Items: shape.items, Rate: shape.rate}
+			b.Run(fmt.Sprintf("items%d/rate%g/pack%d", shape.items, shape.rate, pack), func(b *testing.B) { benchPaced(b, cfg) })
+		}
+	}
+}
+
+func benchPaced(b *testing.B, cfg Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.WaitUpdates(ctx, 20_000); err != nil { // past the refresh burst
+		b.Fatal(err)
+	}
+	h0 := s.hist.Snapshot()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := s.WaitUpdates(ctx, b.N); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	h := s.hist.Snapshot().Sub(h0)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	b.ReportMetric(float64(h.Quantile(0.50))/1e6, "p50-ms")
+	b.ReportMetric(float64(h.Quantile(0.99))/1e6, "p99-ms")
+	b.ReportMetric(float64(h.Quantile(0.999))/1e6, "p99.9-ms")
+	if s.disconnects.Load() > 0 {
+		b.Fatalf("%d connection(s) lost", s.disconnects.Load())
+	}
+}

@@ -33,8 +33,9 @@ type Config struct {
 	// sends. Default 1.
 	Pack int
 	// Rate is the emulator's update rate per item per second; 0 means load
-	// mode (updates as fast as each connection drains, each carrying the
-	// send time used for latency). Default 0.
+	// mode (updates as fast as each connection drains). Updates carry the
+	// send time used for latency in both modes (at a fixed Rate through
+	// emulator.Config.SendTimestamps). Default 0.
 	Rate float64
 	// Items is the number of item streams per connection. Default 10.
 	// Names cycle through the emulator's built-in instruments, so more

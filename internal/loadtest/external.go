@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
@@ -22,6 +23,10 @@ type ExternalConfig struct {
 	// Command returns the client process for the started emulator. Its
 	// output should go to /dev/null: the emulator's counters measure it.
 	Command func(info emulator.Info) *exec.Cmd
+	// Interrupt stops the program with SIGINT (then kills it if it has
+	// not exited within 5 s), so that it can finish, e.g. write a CPU
+	// profile. Default false: killed at once.
+	Interrupt bool
 }
 
 // ExternalResult is what the emulator sent while the program drained it.
@@ -64,7 +69,18 @@ func External(ctx context.Context, cfg ExternalConfig) (ExternalResult, error) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
-		_ = cmd.Process.Kill() // the process we started, by its pid
+		// Only the process we started, by its pid.
+		if cfg.Interrupt && cmd.Process.Signal(os.Interrupt) == nil {
+			t := time.NewTimer(5 * time.Second)
+			defer t.Stop()
+			select {
+			case err := <-exited:
+				exited <- err
+				return
+			case <-t.C:
+			}
+		}
+		_ = cmd.Process.Kill()
 		<-exited
 	}
 	count := func() (msgs, frames int64) {

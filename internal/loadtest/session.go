@@ -16,8 +16,10 @@ import (
 	"github.com/ertkit/ertkit/trjson"
 )
 
-// SendTimeField is the field the emulator adds to every load-mode update:
-// the Unix time in nanoseconds at which its frame was built.
+// SendTimeField is the field the emulator adds to every load-mode update
+// (the Unix time in nanoseconds at which its frame was built) and, with
+// emulator.Config.SendTimestamps, to every fixed-rate update (the time
+// the tick was generated, before encoding and queueing).
 const SendTimeField = "ERT_SEND_NS"
 
 // ErrNotReady reports clients that did not receive every Refresh within
@@ -60,6 +62,9 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		Rate:             cfg.Rate,
 		Pack:             cfg.Pack,
 		GatewayRateLimit: -1,
+		// At a fixed Rate too every update carries its send time, so the
+		// paced latency (not only saturation queueing) is measured.
+		SendTimestamps: cfg.Rate > 0,
 	}
 	s.emu, err = emulator.Start(ctx, ecfg)
 	if err != nil {
