@@ -38,8 +38,8 @@ type Config struct {
 	// emulator.Config.SendTimestamps). Default 0.
 	Rate float64
 	// Items is the number of item streams per connection. Default 10.
-	// Names cycle through the emulator's built-in instruments, so more
-	// items than instruments means several streams per instrument.
+	// Items are the emulator's synthetic instruments (see ItemNames): one
+	// distinct RIC per stream.
 	Items int
 	// Conns is the number of client connections (one consumer.Client
 	// each). Default 1.
@@ -110,19 +110,14 @@ func (c Config) Name() string {
 	return s
 }
 
-// ItemNames returns n item names cycling through the emulator's built-in
-// real-time and delayed instruments.
+// ItemNames returns n distinct item names: the emulator's synthetic
+// instruments SYN0.X, SYN1.X, … (one hub item each, as distinct RICs are
+// on RTO; reusing a few built-in names would fan one tick out to many
+// streams at once and distort latency).
 func ItemNames(n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = instruments[i%len(instruments)]
+		out[i] = fmt.Sprintf("SYN%d.X", i)
 	}
 	return out
-}
-
-// instruments are built-in emulator instruments (Market Price); "/" names
-// the delayed twin, a separate instrument with its own hub item.
-var instruments = []string{
-	"TRI.N", "IBM.N", "VOD.L", "EUR=", "AAPL.O", "MSFT.O", "JPY=", "GBP=", "BARC.L", "JPM.N",
-	"/TRI.N", "/IBM.N", "/VOD.L", "/EUR=", "/AAPL.O", "/MSFT.O", "/JPY=", "/GBP=", "/BARC.L", "/JPM.N",
 }

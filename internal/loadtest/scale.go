@@ -19,10 +19,7 @@ import (
 // ScaleConfig describes a many-items run on one connection.
 type ScaleConfig struct {
 	// Items is the number of item streams on the one connection. Default
-	// 100,000. Names cycle through the emulator's built-in instruments
-	// (it has no synthetic universe), so every instrument backs several
-	// streams; each stream is still requested, refreshed and cached on
-	// its own.
+	// 100,000, each a distinct synthetic instrument (ItemNames).
 	Items int
 	// Plain uses ws:// instead of wss://. Default false.
 	Plain bool

@@ -9,7 +9,10 @@
 package market
 
 import (
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,13 +26,23 @@ type Config struct {
 	Clock func() time.Time
 }
 
-// Universe is the set of instruments. It is immutable after New and safe
-// for concurrent use.
+// Universe is the set of instruments. The built-in set is immutable after
+// New; synthetic instruments are added on first lookup. It is safe for
+// concurrent use.
 type Universe struct {
 	items  map[string]*Instrument
 	names  []string
 	chains map[string][]string
+
+	seed  int64
+	clock func() time.Time
+	synMu sync.Mutex
+	syn   map[string]*Instrument
 }
+
+// MaxSynthetic bounds the number of synthetic instruments a Universe
+// creates, so that a client asking for endless names cannot exhaust memory.
+const MaxSynthetic = 250_000
 
 // NewUniverse returns the built-in universe generated from seed, timed by
 // the system clock.
@@ -41,7 +54,8 @@ func New(cfg Config) *Universe {
 	if clock == nil {
 		clock = time.Now
 	}
-	u := &Universe{items: make(map[string]*Instrument, 2*len(specs)), chains: chains}
+	u := &Universe{items: make(map[string]*Instrument, 2*len(specs)), chains: chains,
+		seed: cfg.Seed, clock: clock, syn: map[string]*Instrument{}}
 	for _, sp := range specs {
 		u.items[sp.name] = newInstrument(sp.name, sp, cfg.Seed, clock)
 		u.items["/"+sp.name] = newInstrument("/"+sp.name, sp, cfg.Seed, clock)
@@ -53,10 +67,53 @@ func New(cfg Config) *Universe {
 
 // Lookup returns the instrument called name. A leading "/" names the
 // delayed variant of an item (Instrument.Delayed is true): a separate
-// instrument that generates the same data. Unknown names return false.
+// instrument that generates the same data. Besides the built-in items,
+// every name SYN<n>.X (n of 1 to 6 digits) is a synthetic equity generated
+// from the seed and the name on first lookup, so that load tests can use
+// as many distinct items as they need (up to MaxSynthetic). Unknown names
+// return false.
 func (u *Universe) Lookup(name string) (*Instrument, bool) {
-	in, ok := u.items[name]
-	return in, ok
+	if in, ok := u.items[name]; ok {
+		return in, true
+	}
+	base := strings.TrimPrefix(name, "/")
+	n, ok := syntheticNumber(base)
+	if !ok {
+		return nil, false
+	}
+	u.synMu.Lock()
+	defer u.synMu.Unlock()
+	if in, ok := u.syn[name]; ok {
+		return in, true
+	}
+	if len(u.syn) >= MaxSynthetic {
+		return nil, false
+	}
+	price := 10 + float64(uint64(seedFor(u.seed, base))%49_000)/100 // 10.00 … 499.99
+	sp := eq(base, fmt.Sprintf("SYNTHETIC %d", n), "USD", "SYN", price, 100, 1, 100)
+	in := newInstrument(name, sp, u.seed, u.clock)
+	in.books = nil // Market Price only: books would multiply the memory of big load runs
+	u.syn[name] = in
+	return in, true
+}
+
+// syntheticNumber parses "SYN<digits>.X" with 1 to 6 digits.
+func syntheticNumber(s string) (int, bool) {
+	digits, ok := strings.CutPrefix(s, "SYN")
+	if !ok {
+		return 0, false
+	}
+	if digits, ok = strings.CutSuffix(digits, ".X"); !ok || len(digits) == 0 || len(digits) > 6 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(digits[i]-'0')
+	}
+	return n, true
 }
 
 // Names returns the real-time item names, sorted. Each also exists with a
