@@ -24,8 +24,8 @@
 #   PYTHON        interpreter with the "websocket-client" and "requests"
 #                 modules (default /usr/bin/python3)
 #   ERT_EMULATOR  command that starts an emulator and prints its Info JSON
-#                 line (default: build ./cmd/ert of this repository, retried
-#                 with -tags ertcli, and run `ert emulator`); it gets
+#                 line (default: build ./cmd/ert of this repository and run
+#                 `ert emulator`); it gets
 #                 --token-lifetime and --rate appended.
 #
 # Each example is pointed at the emulator only through its documented
@@ -88,10 +88,8 @@ start_emulator() {
     return 0
   fi
   if ! (cd "$repo" && go build -o "$bin" ./cmd/ert) >"$logdir/build.log" 2>&1; then
-    if ! (cd "$repo" && go build -tags ertcli -o "$bin" ./cmd/ert) >>"$logdir/build.log" 2>&1; then
-      echo "SETUP FAIL: cannot build ./cmd/ert (see $logdir/build.log)" >&2
-      return 1
-    fi
+    echo "SETUP FAIL: cannot build ./cmd/ert (see $logdir/build.log)" >&2
+    return 1
   fi
   "$bin" emulator --token-lifetime "$lifetime" --rate 2 >"$logdir/emulator.json" 2>"$logdir/emulator.log" &
   emu_pid=$!
