@@ -120,11 +120,30 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	close(subscribe)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if len(errs) > 0 {
 		s.Close()
-		return nil, err
+		return nil, summarize(errs, cfg.Conns)
 	}
 	return s, nil
+}
+
+// summarize reports the distinct errors of the connections once each,
+// with how many connections hit them, instead of one line per connection.
+func summarize(errs []error, conns int) error {
+	var distinct []error
+	count := map[string]int{}
+	for _, e := range errs {
+		k := e.Error()
+		if count[k] == 0 {
+			distinct = append(distinct, e)
+		}
+		count[k]++
+	}
+	out := make([]error, len(distinct))
+	for i, e := range distinct {
+		out[i] = fmt.Errorf("%d of %d connections: %w", count[e.Error()], conns, e)
+	}
+	return errors.Join(out...)
 }
 
 // Emulator returns the session's emulator.
