@@ -17,10 +17,16 @@ import (
 // Client is a consumer session: one connection, or two with HotStandby,
 // that survive token renewals, disconnects and endpoint failures.
 type Client struct {
-	cfg  Config
-	log  *slog.Logger
-	tls  *tls.Config
-	dial func(ctx context.Context, url string, o dialOptions) (transport, error)
+	// tokenSuspect is set when the server ended or refused a Login for a
+	// reason other than "Already pending login" (expired, revoked, signed
+	// out): the next reconnect then gets a fresh token whatever the auth
+	// version, instead of presenting the same dead token until the next
+	// scheduled renewal.
+	tokenSuspect atomic.Bool
+	cfg          Config
+	log          *slog.Logger
+	tls          *tls.Config
+	dial         func(ctx context.Context, url string, o dialOptions) (transport, error)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -203,7 +209,7 @@ func (c *Client) getToken(ctx context.Context, reconnect bool) (string, error) {
 	var t auth.Token
 	var err error
 	fresh, canFresh := c.cfg.TokenSource.(FreshTokenSource)
-	if reconnect && canFresh && !c.reissuesLogin() {
+	if reconnect && canFresh && (!c.reissuesLogin() || c.tokenSuspect.Swap(false)) {
 		t, err = fresh.Fresh(ctx)
 	} else {
 		t, err = c.cfg.TokenSource.Token(ctx)
@@ -273,9 +279,19 @@ func (c *Client) attempt(ctx context.Context, s *slot, reconnect bool) (*conn, e
 	cn.dial = dial
 	if err := cn.start(ctx, tok); err != nil {
 		c.setState(s, ConnDown)
+		c.noteLoginFailure(err)
 		return nil, err
 	}
 	return cn, nil
+}
+
+// noteLoginFailure marks the token suspect after a Login refusal that may
+// be about the token.
+func (c *Client) noteLoginFailure(err error) {
+	var le *LoginError
+	if errors.As(err, &le) && !errors.Is(err, ErrLoginPending) {
+		c.tokenSuspect.Store(true)
+	}
 }
 
 func (c *Client) setState(s *slot, st ConnState) {

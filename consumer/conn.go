@@ -635,6 +635,7 @@ func (cn *conn) handleLogin(m *trjson.Msg) {
 	if st.Stream != trjson.StreamOpen {
 		// The whole session is gone (C3.10): reconnect and log in again.
 		cn.fatal = &LoginError{Endpoint: cn.endpoint, State: st}
+		cn.c.noteLoginFailure(cn.fatal)
 		return
 	}
 	if m.Type == trjson.TypeRefresh {

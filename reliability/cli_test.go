@@ -140,6 +140,7 @@ func (r *cliRun) stdout() string {
 // waitLine waits for a line after index from matching f and returns its index.
 func (r *cliRun) waitLine(t *testing.T, from int, d time.Duration, what string, f func(cliLine) bool) int {
 	t.Helper()
+	d = bounded(t, d)
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {

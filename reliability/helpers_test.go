@@ -52,6 +52,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// deadlines holds each scenario's end (set when its emulator starts), so
+// that successive waits of one scenario cannot add up past the limit.
+var deadlines sync.Map // *testing.T → time.Time
+
+func markScenario(t *testing.T) {
+	dl := time.Now().Add(scenarioLimit)
+	deadlines.Store(t, dl)
+	t.Cleanup(func() { deadlines.Delete(t) })
+}
+
+// bounded shortens d to what is left of t's scenario.
+func bounded(t *testing.T, d time.Duration) time.Duration {
+	if dl, ok := deadlines.Load(t); ok {
+		if left := time.Until(dl.(time.Time)); left < d {
+			return max(left, time.Millisecond)
+		}
+	}
+	return d
+}
+
 // scenarioCtx is a context bounded by the scenario limit.
 func scenarioCtx(t *testing.T) context.Context {
 	t.Helper()
@@ -84,6 +104,9 @@ func debugLogger(w io.Writer) *slog.Logger {
 
 func startEmu(t *testing.T, cfg emulator.Config) (*emulator.Emulator, emulator.Info) {
 	t.Helper()
+	if _, ok := deadlines.Load(t); !ok {
+		markScenario(t)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -179,6 +202,7 @@ func (e *events) count(f func(consumer.Event) bool) int {
 // 20 ms (for counters that have no event), bounded by d.
 func waitFor(t *testing.T, e *events, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	d = bounded(t, d)
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -275,6 +299,7 @@ func (l *seqLog) get(name string) []rec {
 // waitMore waits until k more messages than now have been logged.
 func (l *seqLog) waitMore(t *testing.T, k int, d time.Duration) {
 	t.Helper()
+	d = bounded(t, d)
 	target := l.total() + k
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()

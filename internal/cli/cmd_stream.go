@@ -158,7 +158,9 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 			if (m.Type == trjson.TypeRefresh && m.Complete) || m.State.Stream != trjson.StreamOpen {
 				answered[m.Name] = true
 			}
-			if m.State.Stream != trjson.StreamOpen && m.Complete {
+			// Closed and NonStreaming end an item; ClosedRecover and
+			// Redirected do not: the SDK requests the item again.
+			if (m.State.Stream == trjson.StreamClosed || m.State.Stream == trjson.StreamNonStreaming) && m.Complete {
 				final[m.Name] = m.State
 				if len(final) >= len(names) {
 					finish()

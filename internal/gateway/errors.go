@@ -107,9 +107,13 @@ const maxErrorText = 300
 // secret survives.
 func ParseErrorBody(body []byte, secrets ...string) (code, desc string) {
 	code, desc = parseErrorBody(body)
-	// Scrub, normalise, and scrub again: collapsing whitespace could
-	// reassemble a secret that contains spaces.
-	scrub := func(s string) string { return redact.String(clean(redact.String(s, secrets...)), secrets...) }
+	// Scrub, normalise, scrub again (collapsing whitespace could reassemble
+	// a secret that contains spaces), and truncate last: a mask is longer
+	// than what it replaces, so scrubbing after the cut broke the bound.
+	// Cutting text that no longer holds a secret cannot bring one back.
+	scrub := func(s string) string {
+		return truncate(redact.String(normalize(redact.String(s, secrets...)), secrets...))
+	}
 	return scrub(code), scrub(desc)
 }
 
@@ -150,16 +154,20 @@ func parseErrorBody(body []byte) (code, desc string) {
 	return "", string(body)
 }
 
-// clean keeps error text printable and short: it is echoed into error
-// strings and logs.
-func clean(s string) string {
+// normalize makes error text printable on one line: it is echoed into
+// error strings and logs.
+func normalize(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r
 	}, s)
-	s = strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// truncate bounds text to maxErrorText bytes on a rune boundary.
+func truncate(s string) string {
 	if len(s) > maxErrorText {
 		cut := maxErrorText
 		for cut > 0 && !utf8.RuneStart(s[cut]) {

@@ -427,6 +427,9 @@ func (h *Hub) setTokenLocked(c *conn, tok string) {
 }
 
 func (h *Hub) tokenInvalidated(e tokensEvent) {
+	if e.Expired && !sessionEndsAtExpiry(&h.cfg, e.Principal) {
+		return // e.g. v2 sessions outlive their token unless configured otherwise
+	}
 	if e.Exclusive {
 		// LSEG's v1 clients answer the end of a refresh session with a new
 		// password grant (exclusive sign-on) and then reissue their Login
@@ -440,6 +443,15 @@ func (h *Hub) tokenInvalidated(e tokensEvent) {
 		return
 	}
 	h.endSessionsOn(e)
+}
+
+// sessionEndsAtExpiry is the per-auth-version policy: v1 sessions must
+// reissue their Login before the token expires; v2 sessions need not.
+func sessionEndsAtExpiry(cfg *Config, p tokensPrincipal) bool {
+	if p.Version == 2 {
+		return cfg.CloseV2SessionsAtExpiry
+	}
+	return !cfg.KeepV1SessionsAfterExpiry
 }
 
 // endSessionsOn ends every session still logged in with e's token.

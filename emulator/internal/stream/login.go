@@ -13,6 +13,8 @@ import (
 
 type tokensEvent = tokens.Event
 
+type tokensPrincipal = tokens.Principal
+
 // loginAttrs are the Login request's Key.Elements the endpoint uses.
 type loginAttrs struct {
 	appID, position, token string
@@ -155,7 +157,7 @@ func (c *conn) loginReissue(m *trjson.Msg) {
 // policy for the token's auth version requires a renewal.
 func (c *conn) armExpiry(p tokens.Principal, exp time.Time) {
 	gen := c.expGen.Add(1)
-	closeAt := (p.Version != 2 && !c.cfg.KeepV1SessionsAfterExpiry) || (p.Version == 2 && c.cfg.CloseV2SessionsAtExpiry)
+	closeAt := sessionEndsAtExpiry(c.cfg, p)
 	c.expMu.Lock()
 	defer c.expMu.Unlock()
 	if c.expTimer != nil {

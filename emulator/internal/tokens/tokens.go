@@ -59,6 +59,11 @@ type Event struct {
 	Exclusive bool
 	// Expiry is when the invalidated token would have expired.
 	Expiry time.Time
+	// Expired marks a token made to expire now (ExpireAll), as opposed to
+	// revoked: sessions follow the natural-expiry policy of Principal's
+	// auth version.
+	Expired   bool
+	Principal Principal
 }
 
 type record struct {
@@ -182,10 +187,10 @@ func (s *Store) invalidate(reason string, expire bool) int {
 		}
 		if expire {
 			r.expiry = now
-			events = append(events, Event{Access: tok, Reason: "token expired"})
+			events = append(events, Event{Access: tok, Reason: "Login token expired without renewal.", Expired: true, Expiry: now, Principal: r.p})
 		} else {
 			r.revoked = reason
-			events = append(events, Event{Access: tok, Reason: reason})
+			events = append(events, Event{Access: tok, Reason: reason, Principal: r.p})
 		}
 	}
 	if !expire {
