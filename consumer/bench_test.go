@@ -24,12 +24,12 @@ func BenchmarkUpdatePath(b *testing.B) {
 			cn := newConn(c, 0, "bench")
 			var o options
 			cn.open(2, newItem(c, nil, "TRI.N", "ELEKTRON_DD", trjson.DomainMarketPrice, &o))
-			cn.handleFrame([]byte(`[{"ID":2,"Type":"Refresh","Fields":{"BID":1.5,"ASK":1.6,"DSPLY_NAME":"X"},"State":{"Stream":"Open","Data":"Ok"}}]`))
+			cn.handleBytes([]byte(`[{"ID":2,"Type":"Refresh","Fields":{"BID":1.5,"ASK":1.6,"DSPLY_NAME":"X"},"State":{"Stream":"Open","Data":"Ok"}}]`))
 			frame := []byte(`[{"ID":2,"Type":"Update","UpdateType":"Quote","SeqNumber":5,"Fields":{"BID":40.74,"ASK":40.75,"BIDSIZE":10,"ASKSIZE":12,"QUOTIM":"15:37:31.678"}}]`)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				cn.handleFrame(frame)
+				cn.handleBytes(frame)
 			}
 		})
 	}

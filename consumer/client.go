@@ -782,11 +782,11 @@ func (c *Client) errorEvent(conn int, err error) {
 
 // deliver runs the item stage (de-dup, cache, book) and hands the
 // message to the application.
-func (c *Client) deliver(conn int, it *Item, m *trjson.Msg) {
+func (c *Client) deliver(conn int, it *Item, m *trjson.Msg, at time.Time) {
 	c.stage.Lock()
 	defer c.stage.Unlock()
 	if it != nil {
-		if len(c.slots) > 1 && !it.dd.admit(m, c.cfg.DedupWindow, time.Now()) {
+		if len(c.slots) > 1 && !it.dd.admit(m, c.cfg.DedupWindow, at) {
 			c.cnt.dups.Add(1)
 			return
 		}
@@ -796,7 +796,7 @@ func (c *Client) deliver(conn int, it *Item, m *trjson.Msg) {
 	*um = Msg{Item: it, Conn: conn, Type: m.Type, Domain: m.Domain, Name: m.Key.Name, Service: m.Key.Service,
 		State: m.State, HasState: m.HasState, UpdateType: m.UpdateType, SeqNumber: m.SeqNumber,
 		HasSeq: m.HasSeqNumber, Complete: m.Complete(), PartNumber: m.PartNumber, Solicited: m.Solicited(),
-		Fields: m.Fields, Map: m.Map, Elements: m.Elements, Raw: m.Raw}
+		Fields: m.Fields, Map: m.Map, Elements: m.Elements, Raw: m.Raw, Received: at}
 	if it != nil {
 		um.Name, um.Service = it.Name, it.Service
 	}

@@ -131,6 +131,14 @@ type Config struct {
 	Compression bool
 	// ReadLimit is the largest inbound WebSocket message. Default 16 MiB.
 	ReadLimit int64
+	// DecodeWorkers is the number of goroutines per connection that
+	// decode frames while the connection's reader takes the next ones off
+	// the socket and its loop routes the previous ones; messages still
+	// reach the Handler in order. Decoding is most of a client's CPU, so
+	// this is what lets one busy connection use more than one core.
+	// Default 1 (0 also means 1); -1 decodes on the connection's loop
+	// goroutine (fewest goroutines, one core); at most 8.
+	DecodeWorkers int
 	// RecoveryBatch is the largest number of items in one batch request,
 	// and the pace of recovery: after a (re)connect the watchlist is
 	// re-requested RecoveryBatch items at a time, the next batch going

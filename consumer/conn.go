@@ -58,8 +58,9 @@ type conn struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	frames chan []byte
-	free   chan []byte // frame buffers handed back by the loop for reuse
+	frames chan *frame   // read frames, in order, to the loop
+	free   chan *frame   // frames handed back for reuse (pipeline.go)
+	work   []chan *frame // per decode worker
 	out    chan []byte
 	cmds   chan func(*conn)
 	renew  chan struct{}
@@ -69,7 +70,7 @@ type conn struct {
 
 	// Owned by the loop goroutine.
 	feat   features
-	dec    trjson.Decoder
+	dec    *trjson.Decoder // the first decode worker's (cold paths)
 	nextID int64
 	byID   map[int64]*sub
 	// nOpen mirrors len(byID) for Stats, which runs on other goroutines.
@@ -80,6 +81,8 @@ type conn struct {
 	buf    []byte
 	fatal  error
 	opened []*sub // streams opened by the running requestItems call
+	// frameAt is when the frame being handled was read (Msg.Received).
+	frameAt time.Time
 
 	// Recovery pacing (owned by the loop goroutine): the watchlist is
 	// re-requested RecoveryBatch items at a time; the next batch goes when
@@ -93,7 +96,7 @@ type conn struct {
 
 func newConn(c *Client, slot int, endpoint string) *conn {
 	return &conn{c: c, slot: slot, endpoint: endpoint,
-		frames: make(chan []byte, 64), free: make(chan []byte, 66), out: make(chan []byte, 256),
+		out:  make(chan []byte, 256),
 		cmds: make(chan func(*conn), 64), renew: make(chan struct{}, 1),
 		nextID: loginID + 1, byID: map[int64]*sub{}, byItem: map[*Item]*sub{}, posts: map[int64]*pendingPost{},
 		feat: features{maxMsgSize: 61440, pingTimeout: 30 * time.Second}}
@@ -116,6 +119,7 @@ func (cn *conn) start(ctx context.Context, token string) error {
 	// Reads run without a context (a cancellable one costs an AfterFunc
 	// per frame in coder/websocket); the connection's end closes the socket.
 	context.AfterFunc(cn.ctx, func() { t.Close() })
+	cn.initFrames(cfg.DecodeWorkers)
 	cn.wg.Add(2)
 	go cn.reader()
 	go cn.writer()
@@ -126,9 +130,9 @@ func (cn *conn) start(ctx context.Context, token string) error {
 	defer timer.Stop()
 	for {
 		select {
-		case p := <-cn.frames:
-			done, err := cn.loginResponse(p)
-			cn.recycle(p)
+		case f := <-cn.frames:
+			done, err := cn.loginResponse(f)
+			cn.release(f)
 			if err != nil {
 				cn.stop(err)
 				return err
@@ -148,8 +152,10 @@ func (cn *conn) start(ctx context.Context, token string) error {
 			// read first, is still queued and says why.
 			for drained := false; !drained; {
 				select {
-				case p := <-cn.frames:
-					if _, lerr := cn.loginResponse(p); lerr != nil {
+				case f := <-cn.frames:
+					_, lerr := cn.loginResponse(f)
+					cn.release(f)
+					if lerr != nil {
 						cn.stop(lerr)
 						return lerr
 					}
@@ -165,8 +171,8 @@ func (cn *conn) start(ctx context.Context, token string) error {
 }
 
 // loginResponse looks for the Login Refresh or Status in a frame.
-func (cn *conn) loginResponse(p []byte) (bool, error) {
-	msgs, err := cn.dec.Decode(p)
+func (cn *conn) loginResponse(f *frame) (bool, error) {
+	msgs, err := cn.decoded(f)
 	if err != nil {
 		cn.c.errorEvent(cn.slot, fmt.Errorf("consumer: malformed frame during login: %w", err))
 		return false, nil
@@ -253,46 +259,6 @@ func (cn *conn) loginMsg(token string, refresh bool) *trjson.Msg {
 	}
 	m.Key.Elements = trjson.AppendElements(nil, els)
 	return m
-}
-
-func (cn *conn) reader() {
-	defer cn.wg.Done()
-	for {
-		var buf []byte
-		select {
-		case buf = <-cn.free:
-		default:
-		}
-		p, err := cn.t.Read(context.Background(), buf)
-		if err != nil {
-			cn.cancel(fmt.Errorf("%w: %w", ErrDisconnected, err))
-			return
-		}
-		cn.lastRecv.Store(time.Now().UnixNano())
-		if isPing(p) {
-			// Answer here so that a slow application never delays the Pong.
-			cn.enqueue(pongFrame)
-			cn.recycle(p)
-			continue
-		}
-		select {
-		case cn.frames <- p:
-		case <-cn.ctx.Done():
-			return
-		}
-	}
-}
-
-// recycle hands a frame buffer back to the reader; very large ones are
-// left to the garbage collector so that one huge frame does not pin memory.
-func (cn *conn) recycle(p []byte) {
-	if cap(p) > 1<<20 {
-		return
-	}
-	select {
-	case cn.free <- p[:0]:
-	default:
-	}
 }
 
 // isPing recognises a frame holding only a JSON Ping.
@@ -385,9 +351,9 @@ func (cn *conn) run(items []*Item) error {
 	var err error
 	for err == nil {
 		select {
-		case p := <-cn.frames:
-			cn.handleFrame(p)
-			cn.recycle(p) // nothing aliases a frame after handleFrame (Handler contract; the queue clones)
+		case f := <-cn.frames:
+			cn.handleFrame(f)
+			cn.release(f) // nothing aliases a frame after handleFrame (Handler contract; the queue clones)
 			err = cn.fatal
 		case fn := <-cn.cmds:
 			fn(cn)
@@ -444,8 +410,9 @@ func (cn *conn) reissueLogin() {
 	cn.c.ev.emit(Event{Kind: EventLoginReissued, Conn: cn.slot, Endpoint: cn.endpoint})
 }
 
-func (cn *conn) handleFrame(p []byte) {
-	msgs, err := cn.dec.Decode(p)
+func (cn *conn) handleFrame(f *frame) {
+	cn.frameAt = f.at
+	msgs, err := cn.decoded(f)
 	if err != nil {
 		cn.c.cnt.errors.Add(1)
 		cn.c.errorEvent(cn.slot, fmt.Errorf("consumer: malformed frame from %s: %w", cn.endpoint, err))
@@ -491,7 +458,7 @@ func (cn *conn) handleMsg(m *trjson.Msg) {
 	s := cn.byID[m.ID]
 	if s == nil {
 		if m.Type == trjson.TypeGeneric {
-			cn.c.deliver(cn.slot, nil, m)
+			cn.c.deliver(cn.slot, nil, m, cn.frameAt)
 		}
 		return // late message of a closed stream, or a batch acknowledgement
 	}
@@ -526,19 +493,19 @@ func (cn *conn) handleMsg(m *trjson.Msg) {
 			cn.nOpen.Store(int64(len(cn.byID)))
 			delete(cn.byItem, it)
 			cn.c.itemState(cn.slot, it, st)
-			cn.c.deliver(cn.slot, it, m)
+			cn.c.deliver(cn.slot, it, m, cn.frameAt)
 			cn.scheduleRecover(it)
 			return
 		default: // Closed, Redirected
 			final = true
 		}
 		if final {
-			cn.c.deliver(cn.slot, it, m)
+			cn.c.deliver(cn.slot, it, m, cn.frameAt)
 			cn.finish(s, st)
 			return
 		}
 	}
-	cn.c.deliver(cn.slot, it, m)
+	cn.c.deliver(cn.slot, it, m, cn.frameAt)
 	if m.Type == trjson.TypeRefresh && m.Complete() {
 		it.markReady()
 	}
@@ -625,7 +592,7 @@ func (cn *conn) scheduleRecover(it *Item) {
 
 func (cn *conn) handleLogin(m *trjson.Msg) {
 	if m.Type == trjson.TypeGeneric {
-		cn.c.deliver(cn.slot, nil, m)
+		cn.c.deliver(cn.slot, nil, m, cn.frameAt)
 		return
 	}
 	if !m.HasState {

@@ -35,7 +35,7 @@ func FuzzHandleFrame(f *testing.F) {
 		var o options
 		cn.open(2, newItem(c, nil, "A.N", "S", trjson.DomainMarketPrice, &o))
 		cn.open(3, newItem(c, nil, "B.N", "S", trjson.DomainMarketByPrice, &o))
-		cn.handleFrame(b)
-		cn.handleFrame(b) // twice: state left by the first must not break the second
+		cn.handleBytes(b)
+		cn.handleBytes(b) // twice: state left by the first must not break the second
 	})
 }

@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"time"
+
 	"github.com/ertkit/ertkit/trjson"
 )
 
@@ -37,6 +39,10 @@ type Msg struct {
 	Elements trjson.Raw
 	// Raw is the whole message as received (for printing jsonl).
 	Raw trjson.Raw
+	// Received is when the frame carrying the message was read from the
+	// socket (before decoding), for latency measurements. Zero for
+	// messages the SDK makes itself.
+	Received time.Time
 }
 
 // Field returns the named field or nil. No allocation.

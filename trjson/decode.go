@@ -49,6 +49,7 @@ type Decoder struct {
 	kother  []byte // Key.Other objects
 	names   *internTable
 	fnames  *internTable
+	keys    *keyCache // field names, in front of fnames
 	qosPool []Qos
 }
 
@@ -68,8 +69,20 @@ func (d *Decoder) init() {
 	if d.names == nil {
 		d.names = newInternTable(nameSets, nameMaxLen)
 		d.fnames = newInternTable(fieldSets, fieldMaxLen)
+		d.keys = &keyCache{seed: d.fnames.seed}
 		d.fields = make([]Field, 0, 256)
 	}
+}
+
+// Fork returns a new Decoder that shares d's interning tables and has
+// arenas of its own: the results of one stay valid while the other
+// decodes the next frame. The tables are not safe for concurrent use, so
+// d and its forks must not decode at the same time; a connection keeps a
+// few forks so that one goroutine can decode frame n+1 while another
+// still reads the messages of frame n.
+func (d *Decoder) Fork() *Decoder {
+	d.init()
+	return &Decoder{names: d.names, fnames: d.fnames, keys: d.keys, fields: make([]Field, 0, 256)}
 }
 
 // Decode decodes one frame: a JSON array of messages or a single message
@@ -899,7 +912,7 @@ func (d *Decoder) fieldList(m *Msg, st *msgState) bool {
 	} else {
 		data := s.data
 		for {
-			ks, ke, esc, ok := s.objKeyEsc()
+			fname, ok := d.fieldKey()
 			if !ok {
 				return false
 			}
@@ -907,11 +920,6 @@ func (d *Decoder) fieldList(m *Msg, st *msgState) bool {
 				s.fail(s.pos, "unexpected end of frame")
 				return false
 			}
-			name := data[ks:ke]
-			if esc {
-				name = d.key(ks, ke)
-			}
-			fname := d.fnames.get(name)
 			// Build the value in locals and store the Field once.
 			var (
 				kind Kind
@@ -955,7 +963,13 @@ func (d *Decoder) fieldList(m *Msg, st *msgState) bool {
 					kind, iv = KindInt, n
 				}
 			}
-			d.fields = append(d.fields, Field{Name: fname, Kind: kind, Int: iv, Float: fv, Str: str})
+			if len(d.fields) == cap(d.fields) {
+				d.fields = append(d.fields, Field{})[:len(d.fields)]
+			}
+			n := len(d.fields)
+			d.fields = d.fields[:n+1]
+			f := &d.fields[n]
+			f.Name, f.Kind, f.Int, f.Float, f.Str = fname, kind, iv, fv, str
 			if !s.next('}') {
 				if s.err != nil {
 					return false

@@ -104,21 +104,20 @@ func (s *scanner) str() (start, end int, esc, ok bool) {
 	start = i
 	for {
 		// Eight bytes at a time: find the first '"', '\\' or control
-		// byte. The lowest flagged byte of each test is exact (borrows
-		// only run upwards), and bytes ≥ 0x80 are never flagged.
+		// byte; the byte loop only runs on the frame's last bytes.
+		found := false
 		for i+8 <= len(d) {
-			w := binary.LittleEndian.Uint64(d[i:])
-			q := w ^ 0x2222222222222222
-			b := w ^ 0x5C5C5C5C5C5C5C5C
-			t := ((w - 0x2020202020202020) & ^w) | ((q - 0x0101010101010101) & ^q) | ((b - 0x0101010101010101) & ^b)
-			if t &= 0x8080808080808080; t != 0 {
+			if t := strStops(binary.LittleEndian.Uint64(d[i:])); t != 0 {
 				i += bits.TrailingZeros64(t) >> 3
+				found = true
 				break
 			}
 			i += 8
 		}
-		for i < len(d) && strSafe[d[i]] {
-			i++
+		if !found {
+			for i < len(d) && strSafe[d[i]] {
+				i++
+			}
 		}
 		if i >= len(d) {
 			s.fail(i, "unterminated string")
@@ -158,6 +157,16 @@ func (s *scanner) str() (start, end int, esc, ok bool) {
 			return 0, 0, false, false
 		}
 	}
+}
+
+// strStops flags (with 0x80 in its byte) every byte of the little-endian
+// word w that is '"', '\\' or a control byte. The lowest flagged byte is
+// exact (borrows only run upwards), and bytes ≥ 0x80 are never flagged.
+func strStops(w uint64) uint64 {
+	q := w ^ 0x2222222222222222
+	b := w ^ 0x5C5C5C5C5C5C5C5C
+	t := ((w - 0x2020202020202020) & ^w) | ((q - 0x0101010101010101) & ^q) | ((b - 0x0101010101010101) & ^b)
+	return t & 0x8080808080808080
 }
 
 func hexVal(c byte) int {
@@ -252,11 +261,15 @@ func (s *scanner) number() (start int, isFloat bool, iv int64, ok bool) {
 	case c == '0':
 		i++
 	case '1' <= c && c <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			u = u*10 + uint64(d[i]-'0')
-			nd++
-			i++
+		j := i
+		for ; i < len(d); i++ {
+			c := d[i] - '0'
+			if c > 9 {
+				break
+			}
+			u = u*10 + uint64(c)
 		}
+		nd = i - j
 	default:
 		s.fail(i, "invalid number")
 		return
@@ -270,17 +283,20 @@ func (s *scanner) number() (start int, isFloat bool, iv int64, ok bool) {
 			s.fail(i, "invalid number")
 			return
 		}
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+		for ; i < len(d); i++ {
+			c := d[i] - '0'
+			if c > 9 {
+				break
+			}
 			if nd < 19 {
-				if u != 0 || d[i] != '0' {
+				if u != 0 || c != 0 {
 					nd++
 				}
-				u = u*10 + uint64(d[i]-'0')
+				u = u*10 + uint64(c)
 				exp--
 			} else {
 				fast = false
 			}
-			i++
 		}
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {

@@ -38,6 +38,9 @@ type benchLoadCmd struct {
 	Duration  time.Duration `name:"duration" default:"5s" help:"Measured window of each run (at most 30s)."`
 	Runs      int           `name:"runs" default:"1" help:"Repetitions of each configuration (1–20)."`
 	JSON      bool          `name:"json" help:"One JSON object per run instead of a table."`
+	// EmulatorProcess runs `ert emulator` (this executable) as a child, so
+	// that the emulator's CPU and GC stay out of the client's latency.
+	EmulatorProcess bool `name:"emulator-process" help:"Run the emulator as a child process (ert emulator) instead of in this process; CPU, allocations and RSS are then the client's alone."`
 }
 
 func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
@@ -46,6 +49,16 @@ func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
 	}
 	if c.Duration > loadtest.MaxDuration {
 		return usageError("--duration must be at most %s", loadtest.MaxDuration)
+	}
+	var emuCmd func([]string) *exec.Cmd
+	if c.EmulatorProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return fail(ExitFailure, err, "finding the ert executable for the emulator process")
+		}
+		// Killed by loadtest when the run ends (and by the kernel if
+		// this process dies first, on Linux).
+		emuCmd = func(args []string) *exec.Cmd { return exec.Command(exe, args...) }
 	}
 	// Fixed-width rows, printed as each run ends.
 	const row = "%-26s %10s %7s %9s %10s %6s %9s %10s %10s %10s %10s %12s\n"
@@ -57,7 +70,8 @@ func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
 			for _, pack := range c.Pack {
 				for range c.Runs {
 					cfg := loadtest.Config{Plain: tr == "plain", Pack: pack, Rate: c.Rate, Items: c.Items, Conns: c.Conns,
-						Decoder: loadtest.Decoder(dec), Cache: c.Cache, Warmup: c.Warmup, Duration: c.Duration}
+						Decoder: loadtest.Decoder(dec), Cache: c.Cache, Warmup: c.Warmup, Duration: c.Duration,
+						EmulatorCommand: emuCmd}
 					r, err := loadtest.Run(ctx, cfg)
 					if err != nil {
 						return fail(ExitFailure, err, "bench %s", cfg.Name())
@@ -70,11 +84,17 @@ func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
 					fmt.Fprintf(env.Stdout, row, r.Name, f0(r.UpdatesPerSec), f1(r.MBPerSec), f0(r.FramesPerSec),
 						fmt.Sprintf("%.2f", r.AllocsPerUpdate), fmt.Sprintf("%.2f", r.CPUSeconds), r.CPUPerUpdate.Round(time.Nanosecond).String(),
 						lat(r.P50), lat(r.P99), lat(r.P999), lat(r.Max), f1(float64(r.PeakRSS)/(1<<20)))
+					if r.EmulatorProcess {
+						fmt.Fprintf(env.Stdout, "%-26s emulator process CPU %.2f s (%s/update)\n", "", r.EmulatorCPUSeconds,
+							(time.Duration(r.EmulatorCPUSeconds*1e9) / time.Duration(max(r.Updates, 1))).Round(time.Nanosecond))
+					}
 				}
 			}
 		}
 	}
-	if !c.JSON {
+	if !c.JSON && c.EmulatorProcess {
+		fmt.Fprintln(env.Stdout, "CPU, allocations and RSS are the client process's (the emulator ran in a child process); latency is send time (emulator) → Handler.")
+	} else if !c.JSON {
 		fmt.Fprintln(env.Stdout, "CPU, allocations and RSS are process totals (emulator and client share the process); latency is send time (emulator) → Handler.")
 	}
 	return nil

@@ -31,6 +31,7 @@ type emulatorCmd struct {
 	Rate           float64       `name:"rate" default:"1" help:"Updates per second per item; 0 = as fast as the client drains (load mode)."`
 	Pack           int           `name:"pack" default:"1" help:"Messages per frame at most."`
 	Conflate       bool          `name:"conflate" help:"RTO-style trade-safe conflation (quotes at most 3/s per item)."`
+	SendTimes      bool          `name:"send-timestamps" help:"Add ERT_SEND_NS (Unix ns when generated; not an LSEG field) to every Market Price update at a fixed --rate too, for latency measurement (load mode always adds it)."`
 	PingTimeout    time.Duration `name:"ping-timeout" default:"30s" help:"PingTimeout advertised in the Login refresh."`
 	PingInterval   time.Duration `name:"ping-interval" help:"Ping an idle client this often (default ping-timeout/3)."`
 	MaxMsgSize     int           `name:"max-msg-size" default:"61440" help:"MaxMsgSize advertised and enforced."`
@@ -77,7 +78,7 @@ func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
 		CertFile: c.Cert, KeyFile: c.Key, CAFile: c.CAFile,
 		User: c.User, Password: c.Password, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		Audience: c.Audience, TokenLifetime: c.TokenLifetime, GatewayRateLimit: c.GatewayLimit,
-		Rate: c.Rate, RateSet: true, Pack: c.Pack, Conflate: c.Conflate,
+		Rate: c.Rate, RateSet: true, Pack: c.Pack, Conflate: c.Conflate, SendTimestamps: c.SendTimes,
 		PingTimeout: c.PingTimeout, PingInterval: c.PingInterval, MaxMsgSize: c.MaxMsgSize,
 		Seed: c.Seed, ADSMode: c.ADSMode, Logger: env.Log,
 		NotFoundText: c.NotFoundText, DisablePost: c.DisablePost,

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"errors"
 	"fmt"
+	"os/exec"
 	"time"
 )
 
@@ -56,6 +57,13 @@ type Config struct {
 	// ReadyTimeout bounds connecting and waiting for every Refresh.
 	// Default 30 s.
 	ReadyTimeout time.Duration
+	// EmulatorCommand, when set, runs the emulator as a child process
+	// instead of in this one, so that its CPU and garbage collection do
+	// not land in the client's latency: it must return the `ert` command
+	// for the arguments given (an `ert emulator` command line). The child
+	// is killed when the session closes, on every path. Default nil: the
+	// emulator runs in this process.
+	EmulatorCommand func(args []string) *exec.Cmd `json:"-"`
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -106,6 +114,9 @@ func (c Config) Name() string {
 	}
 	if c.Decoder != DecoderSDK && c.Decoder != "" {
 		s += "/" + string(c.Decoder)
+	}
+	if c.EmulatorCommand != nil {
+		s += "/emuproc"
 	}
 	return s
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // Result is what one Run measured in its window. CPU, allocations and RSS
-// are process totals: the emulator runs in the same process.
+// are process totals: the emulator's too when it runs in the same process
+// (EmulatorProcess false).
 type Result struct {
 	Config Config `json:"config"`
 	Name   string `json:"name"`
@@ -39,6 +40,13 @@ type Result struct {
 
 	// Disconnects counts connections lost during the run (should be 0).
 	Disconnects int64 `json:"disconnects"`
+
+	// EmulatorProcess: the emulator ran in a child process; CPU,
+	// allocations and RSS above are then the client's alone, FramesPerSec
+	// is not measured and EmulatorCPUSeconds is the child's CPU in the
+	// window (Linux).
+	EmulatorProcess    bool    `json:"emulator_process,omitempty"`
+	EmulatorCPUSeconds float64 `json:"emulator_cpu_seconds,omitempty"`
 }
 
 type sample struct {
@@ -49,17 +57,24 @@ type sample struct {
 	cpu     time.Duration
 	mallocs uint64
 	hist    *HistSnapshot
+	emuCPU  time.Duration // the child emulator's, if any
 }
 
 func (s *Session) sample() sample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	var frames int64
-	for _, e := range s.emu.State().Endpoints {
-		frames += e.Stats.FramesSent
+	var emuCPU time.Duration
+	if s.emu != nil {
+		for _, e := range s.emu.State().Endpoints {
+			frames += e.Stats.FramesSent
+		}
+	}
+	if s.proc != nil {
+		emuCPU = s.proc.cpu()
 	}
 	return sample{at: time.Now(), updates: s.updates.Load(), bytes: s.bytes.Load(), frames: frames,
-		cpu: CPUTime(), mallocs: ms.Mallocs, hist: s.hist.Snapshot()}
+		cpu: CPUTime(), mallocs: ms.Mallocs, hist: s.hist.Snapshot(), emuCPU: emuCPU}
 }
 
 // Run opens a session, waits Warmup, measures for Duration and closes it.
@@ -86,7 +101,8 @@ func (s *Session) Measure(ctx context.Context) (Result, error) {
 	sec := b.at.Sub(a.at).Seconds()
 	r := Result{Config: cfg, Name: cfg.Name(), Seconds: sec, Updates: b.updates - a.updates,
 		CPUSeconds: (b.cpu - a.cpu).Seconds(), PeakRSS: ReadMemStatus().PeakRSS,
-		Disconnects: s.disconnects.Load()}
+		Disconnects: s.disconnects.Load(), EmulatorProcess: s.proc != nil,
+		EmulatorCPUSeconds: (b.emuCPU - a.emuCPU).Seconds()}
 	r.UpdatesPerSec = float64(r.Updates) / sec
 	r.MBPerSec = float64(b.bytes-a.bytes) / sec / 1e6
 	r.FramesPerSec = float64(b.frames-a.frames) / sec

@@ -30,7 +30,8 @@ var ErrNotReady = errors.New("loadtest: items not ready")
 // updated by the clients' delivery goroutines and read with Sample.
 type Session struct {
 	cfg    Config
-	emu    *emulator.Emulator
+	emu    *emulator.Emulator // nil when the emulator is a child process
+	proc   *emuProc           // the child, when Config.EmulatorCommand is set
 	tokens *auth.Manager
 
 	clients []interface{ close() }
@@ -66,11 +67,18 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		// paced latency (not only saturation queueing) is measured.
 		SendTimestamps: cfg.Rate > 0,
 	}
-	s.emu, err = emulator.Start(ctx, ecfg)
-	if err != nil {
-		return nil, fmt.Errorf("loadtest: start emulator: %w", err)
+	var info emulator.Info
+	if cfg.EmulatorCommand != nil {
+		if s.proc, err = startEmuProc(ctx, cfg); err != nil {
+			return nil, err
+		}
+		info = s.proc.info
+	} else {
+		if s.emu, err = emulator.Start(ctx, ecfg); err != nil {
+			return nil, fmt.Errorf("loadtest: start emulator: %w", err)
+		}
+		info = s.emu.Info()
 	}
-	info := s.emu.Info()
 	var opts auth.Options
 	if !cfg.Plain {
 		pool := x509.NewCertPool()
@@ -146,7 +154,8 @@ func summarize(errs []error, conns int) error {
 	return errors.Join(out...)
 }
 
-// Emulator returns the session's emulator.
+// Emulator returns the session's emulator; nil when it runs as a child
+// process (Config.EmulatorCommand).
 func (s *Session) Emulator() *emulator.Emulator { return s.emu }
 
 // Config returns the session's configuration with defaults applied.
@@ -163,6 +172,9 @@ func (s *Session) Close() {
 	}
 	if s.emu != nil {
 		s.emu.Close()
+	}
+	if s.proc != nil {
+		s.proc.stop()
 	}
 }
 

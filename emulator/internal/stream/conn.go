@@ -467,6 +467,9 @@ func (c *conn) writeLoop() {
 					}
 					add(m)
 				}
+				// add encoded it: the queue entry's reference goes
+				// (pooled ticks are reused, see tickpool.go).
+				o.t.release()
 			}
 		}
 		c.giveBack(batch)

@@ -39,6 +39,9 @@ type Hub struct {
 	stopPings    atomic.Bool
 	ignorePongs  atomic.Bool
 
+	// ticks recycles fixed-rate ticks (see tickpool.go).
+	ticks tickPool
+
 	unsubscribe func()
 	stop        chan struct{}
 	closeOnce   sync.Once
@@ -71,7 +74,9 @@ type hubItem struct {
 }
 
 // tick is one generated event of an item, shared read-only by every
-// subscriber's queue.
+// subscriber's queue. Ticks of the scheduler and of conflation come from
+// Hub.ticks and are reference counted (tickpool.go); posts build their own
+// (pool nil).
 type tick struct {
 	item        *hubItem
 	updateType  trjson.UpdateType
@@ -85,6 +90,11 @@ type tick struct {
 	confInfo trjson.Raw
 	// postUserInfo is the PostUserInfo of the post that caused the update.
 	postUserInfo trjson.Raw
+
+	pool    *tickPool    // nil: not pooled
+	refs    atomic.Int32 // producer + queue entries still to write it
+	mapBuf  []byte       // backing of mapRaw, kept across reuses
+	confBuf []byte       // backing of confInfo, kept across reuses
 }
 
 // ItemStats counts what the hub generated for one item.
@@ -98,6 +108,11 @@ type ItemStats struct {
 	LastSeq int64 `json:"last_seq"`
 	// Seqs holds the last SeqNumbers sent (at most 256), oldest first.
 	Seqs []int64 `json:"seqs,omitempty"`
+
+	// seqBuf backs Seqs, which slides over it; when it is full the
+	// window is copied back to its start (amortised O(1), no allocation
+	// per update once it has grown).
+	seqBuf []int64
 }
 
 const maxSeqHistory = 256
@@ -176,78 +191,48 @@ func (h *Hub) afterLocked(d time.Duration, f func()) {
 	h.timers[t] = struct{}{}
 }
 
-func (h *Hub) run() {
-	defer h.wg.Done()
-	period := time.Duration(float64(time.Second) / h.cfg.Rate)
-	if period < 100*time.Microsecond {
-		period = 100 * time.Microsecond
+// tickItemLocked generates one tick of it and fans it out (through
+// trade-safe conflation when configured). Hub.mu held.
+func (h *Hub) tickItemLocked(it *hubItem, now time.Time) {
+	if it.suspect {
+		return
 	}
-	// Spread the items over up to 16 slices of the period instead of
-	// ticking them all at once: bursts of thousands of updates would queue
-	// behind each other and show up as latency that RTO does not have.
-	// Each item still ticks once per period, in the same order.
-	slices := 1
-	if period >= 2*time.Millisecond {
-		slices = int(min(16, period/time.Millisecond))
-	}
-	sub := period / time.Duration(slices)
-	t := time.NewTicker(sub)
-	defer t.Stop()
-	// A Ticker drops ticks when this loop falls behind (a loaded machine):
-	// count the slices due by elapsed time and catch up, at most one
-	// period's worth, so the rate stays what was configured.
-	start := time.Now()
-	var done int64 // slices ticked so far
-	for {
-		select {
-		case <-h.stop:
+	switch it.key.domain {
+	case trjson.DomainMarketPrice:
+		tk := h.ticks.get()
+		ut, fields, seq := it.key.inst.Tick(tk.fields[:0])
+		if h.cfg.SendTimestamps {
+			// Stamped when generated: a tick generated late (the
+			// scheduler caught up) is not stamped as if it were early.
+			fields = append(fields, trjson.Int(SendTimeField, time.Now().UnixNano()))
+		}
+		tk.item, tk.updateType, tk.fields, tk.seq = it, ut, fields, seq
+		tk.doNotRipple = ut == trjson.UpdateCorrection || ut == trjson.UpdateVerify
+		if h.cfg.Conflate {
+			h.conflate(it, tk, now)
 			return
-		case now := <-t.C:
-			due := int64(now.Sub(start) / sub)
-			done = max(done, due-int64(slices))
-			for ; done < due; done++ {
-				h.tickSlice(now, int(done%int64(slices)), slices)
-			}
 		}
-	}
-}
-
-// tickSlice ticks the active items whose index is phase modulo slices.
-func (h *Hub) tickSlice(now time.Time, phase, slices int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, it := range h.active {
-		if it.suspect || i%slices != phase {
-			continue
+		h.fanOutLocked(tk)
+	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
+		mp, seq, ok := it.key.inst.BookTick(it.key.domain)
+		if !ok || mp == nil || len(mp.Entries) == 0 && !mp.HasSummary {
+			return
 		}
-		switch it.key.domain {
-		case trjson.DomainMarketPrice:
-			ut, fields, seq := it.key.inst.Tick(nil)
-			if h.cfg.SendTimestamps {
-				fields = append(fields, trjson.Int(SendTimeField, time.Now().UnixNano()))
-			}
-			tk := &tick{item: it, updateType: ut, fields: fields, seq: seq,
-				doNotRipple: ut == trjson.UpdateCorrection || ut == trjson.UpdateVerify}
-			if h.cfg.Conflate {
-				h.conflate(it, tk, now)
-				continue
-			}
+		tk := h.ticks.get()
+		tk.item, tk.seq = it, seq
+		tk.setMap(mp)
+		h.fanOutLocked(tk)
+	case trjson.DomainSymbolList:
+		if it.chain == nil {
+			return
+		}
+		if mp := it.chain.tick(h.cfg.SymbolListChangeEvery); mp != nil {
+			// UpdateType as in the §35.2.3 sample (the §35 table says
+			// "not used").
+			tk := h.ticks.get()
+			tk.item, tk.updateType, tk.seq = it, trjson.UpdateMarketDigest, it.chain.seq
+			tk.setMap(mp)
 			h.fanOutLocked(tk)
-		case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
-			mp, seq, ok := it.key.inst.BookTick(it.key.domain)
-			if !ok || mp == nil || len(mp.Entries) == 0 && !mp.HasSummary {
-				continue
-			}
-			h.fanOutLocked(&tick{item: it, mapRaw: trjson.AppendMap(nil, mp), seq: seq})
-		case trjson.DomainSymbolList:
-			if it.chain == nil {
-				continue
-			}
-			if mp := it.chain.tick(h.cfg.SymbolListChangeEvery); mp != nil {
-				// UpdateType as in the §35.2.3 sample (the §35 table says
-				// "not used").
-				h.fanOutLocked(&tick{item: it, updateType: trjson.UpdateMarketDigest, mapRaw: trjson.AppendMap(nil, mp), seq: it.chain.seq})
-			}
 		}
 	}
 }
@@ -257,7 +242,8 @@ const quoteEvery = time.Second / 3
 
 // conflate implements trade-safe conflation: quotes merge into a pending
 // update sent at most every 333 ms, by a timer if no later tick comes; a
-// trade flushes the pending quote and passes at once.
+// trade flushes the pending quote and passes at once. It takes over the
+// caller's reference to tk.
 func (h *Hub) conflate(it *hubItem, tk *tick, now time.Time) {
 	if tk.updateType == trjson.UpdateTrade {
 		h.flushConflated(it, now)
@@ -277,6 +263,9 @@ func (h *Hub) conflate(it *hubItem, tk *tick, now time.Time) {
 		}
 	}
 	it.pendingSeq = tk.seq
+	// pending holds copies of the fields (their Str bytes are the
+	// instrument's immutable texts), so the tick can be reused now.
+	tk.release()
 	if wait := quoteEvery - now.Sub(it.lastQuoteAt); wait <= 0 {
 		h.flushConflated(it, now)
 	} else if !it.flushArmed {
@@ -299,29 +288,41 @@ func (h *Hub) flushConflated(it *hubItem, now time.Time) {
 	// ConflationInfo (§29.2): Count is the number of updates merged, Time
 	// the interval in ms they were merged over.
 	ms := max(now.Sub(it.pendingSince).Milliseconds(), 0)
-	ci := fmt.Appendf(nil, `{"ConflationInfo":{"Count":%d,"Time":%d}}`, it.pendingCount, ms)
-	h.fanOutLocked(&tick{item: it, updateType: trjson.UpdateQuote, fields: it.pending, seq: it.pendingSeq, conflated: true, confInfo: ci})
-	it.pending = nil
+	tk := h.ticks.get()
+	tk.item, tk.updateType, tk.seq, tk.conflated = it, trjson.UpdateQuote, it.pendingSeq, true
+	tk.fields = append(tk.fields[:0], it.pending...)
+	tk.setConfInfo(it.pendingCount, ms)
+	h.fanOutLocked(tk)
+	clear(it.pending)
+	it.pending = it.pending[:0]
 	it.pendingCount = 0
 	it.lastQuoteAt = now
 }
 
+// fanOutLocked queues tk on every subscription of its item, then
+// releases the caller's reference to it (see tickpool.go). Hub.mu held.
 func (h *Hub) fanOutLocked(tk *tick) {
 	it := tk.item
 	it.stat.Updates++
 	it.stat.recordSeq(tk.seq)
 	for s := range it.subs {
-		s.c.push(out{s: s, t: tk})
+		// The queue entry's reference is taken before the push: the
+		// writer may encode and release it before push returns.
+		tk.retain()
+		if !s.c.push(out{s: s, t: tk}) {
+			tk.release()
+		}
 	}
+	tk.release()
 }
 
 func (st *ItemStats) recordSeq(seq int64) {
 	st.LastSeq = seq
-	if len(st.Seqs) >= maxSeqHistory {
-		copy(st.Seqs, st.Seqs[1:])
-		st.Seqs = st.Seqs[:len(st.Seqs)-1]
+	if len(st.seqBuf) == 2*maxSeqHistory {
+		st.seqBuf = st.seqBuf[:copy(st.seqBuf, st.seqBuf[len(st.seqBuf)-(maxSeqHistory-1):])]
 	}
-	st.Seqs = append(st.Seqs, seq)
+	st.seqBuf = append(st.seqBuf, seq)
+	st.Seqs = st.seqBuf[max(0, len(st.seqBuf)-maxSeqHistory):]
 }
 
 // itemLocked returns the hub item for (domain, inst), creating it.
@@ -375,7 +376,7 @@ func (h *Hub) ItemStats() []ItemStats {
 	out := make([]ItemStats, 0, len(h.stats))
 	for _, st := range h.stats {
 		c := *st
-		c.Seqs = slices.Clone(st.Seqs)
+		c.Seqs, c.seqBuf = slices.Clone(st.Seqs), nil
 		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b ItemStats) int { return cmp.Compare(a.Name, b.Name) })
