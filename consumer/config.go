@@ -135,9 +135,10 @@ type Config struct {
 	// decode frames while the connection's reader takes the next ones off
 	// the socket and its loop routes the previous ones; messages still
 	// reach the Handler in order. Decoding is most of a client's CPU, so
-	// this is what lets one busy connection use more than one core.
-	// Default 1 (0 also means 1); -1 decodes on the connection's loop
-	// goroutine (fewest goroutines, one core); at most 8.
+	// workers let one busy connection use more cores, at the price of two
+	// more goroutine hand-offs per frame. Default 0: frames are decoded on
+	// the connection's loop goroutine, which measured best on two cores
+	// (docs/BENCHMARKS.md); at most 8.
 	DecodeWorkers int
 	// RecoveryBatch is the largest number of items in one batch request,
 	// and the pace of recovery: after a (re)connect the watchlist is

@@ -336,6 +336,9 @@ func (cn *conn) do(ctx context.Context, fn func(*conn)) error {
 	}
 }
 
+// drainFrames is how many queued frames the loop handles in a row.
+const drainFrames = 32
+
 // run requests the items and processes frames and commands until the
 // connection ends; it returns why.
 func (cn *conn) run(items []*Item) error {
@@ -355,6 +358,20 @@ func (cn *conn) run(items []*Item) error {
 			cn.handleFrame(f)
 			cn.release(f) // nothing aliases a frame after handleFrame (Handler contract; the queue clones)
 			err = cn.fatal
+			// Frames already queued are taken without the full select
+			// (it locks every channel above); commands and timers wait
+			// at most drainFrames frames.
+			for i := 0; i < drainFrames && err == nil; i++ {
+				select {
+				case f := <-cn.frames:
+					cn.handleFrame(f)
+					cn.release(f)
+					err = cn.fatal
+					continue
+				default:
+				}
+				break
+			}
 		case fn := <-cn.cmds:
 			fn(cn)
 		case <-cn.recovC:

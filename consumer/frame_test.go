@@ -7,5 +7,5 @@ func (cn *conn) handleBytes(p []byte) {
 	if cn.dec == nil {
 		cn.dec = new(trjson.Decoder)
 	}
-	cn.handleFrame(&frame{buf: p, dec: cn.dec, worker: -1})
+	cn.handleFrame(&frame{buf: p, worker: -1})
 }

@@ -16,14 +16,19 @@ import (
 // frame n is decoded. Order is kept: the loop takes frames in the order
 // they were read and waits for each to be decoded.
 //
-// A connection owns frameSlots frames; each carries its buffer and a
-// decoder fork (arenas of its own, interning tables of its worker), so
-// nothing is allocated per frame and a frame's messages stay valid until
-// the loop hands the frame back.
+// A connection owns frameSlots frames; each carries its buffer and, with
+// workers, a decoder fork (arenas of its own, interning tables of its
+// worker), so nothing is allocated per frame and a frame's messages stay
+// valid until the loop hands the frame back.
 const frameSlots = 8
 
 // maxDecodeWorkers bounds Config.DecodeWorkers.
 const maxDecodeWorkers = 8
+
+// workerMinFrame is the smallest frame handed to a decode worker; a
+// smaller one (a few messages) costs less to decode than the two extra
+// goroutine hand-offs, and the loop decodes it itself.
+const workerMinFrame = 2048
 
 type frame struct {
 	buf    []byte
@@ -31,19 +36,14 @@ type frame struct {
 	dec    *trjson.Decoder
 	msgs   []trjson.Msg
 	err    error
-	worker int           // the decode worker owning dec; -1: the loop decodes
-	ready  chan struct{} // a token once decoded (with workers)
+	worker int           // the decode worker owning dec; -1: none
+	queued bool          // given to the worker (else the loop decodes it)
+	ready  chan struct{} // a token once decoded by the worker
 }
 
 // decodeWorkers maps Config.DecodeWorkers to a number of workers.
 func decodeWorkers(n int) int {
-	switch {
-	case n == 0:
-		return 1
-	case n < 0:
-		return 0
-	}
-	return min(n, maxDecodeWorkers)
+	return min(max(n, 0), maxDecodeWorkers)
 }
 
 // initFrames builds the frame pool and starts the decode workers
@@ -57,6 +57,11 @@ func (cn *conn) initFrames(n int) {
 		bases[i] = new(trjson.Decoder)
 	}
 	cn.dec = bases[0]
+	if workers > 0 {
+		// The loop's own decoder for small frames: the workers' tables
+		// are not safe for use beside them.
+		cn.dec = new(trjson.Decoder)
+	}
 	cn.work = make([]chan *frame, workers)
 	for w := range cn.work {
 		cn.work[w] = make(chan *frame, frameSlots)
@@ -67,7 +72,9 @@ func (cn *conn) initFrames(n int) {
 			f.worker = i % workers
 			f.ready = make(chan struct{}, 1)
 		}
-		f.dec = bases[max(f.worker, 0)].Fork()
+		if workers > 0 {
+			f.dec = bases[f.worker].Fork()
+		}
 		cn.free <- f
 	}
 	for w := range cn.work {
@@ -87,11 +94,12 @@ func (cn *conn) decodeWorker(work <-chan *frame) {
 	}
 }
 
-// decoded returns the messages of f, decoding it here when the connection
-// has no decode workers.
+// decoded returns the messages of f, decoding it here unless a worker
+// did. The loop decodes into its own decoder, whose results stay valid
+// until it decodes the next frame.
 func (cn *conn) decoded(f *frame) ([]trjson.Msg, error) {
-	if f.worker < 0 {
-		return f.dec.Decode(f.buf)
+	if !f.queued {
+		return cn.dec.Decode(f.buf)
 	}
 	<-f.ready
 	return f.msgs, f.err
@@ -105,7 +113,7 @@ func (cn *conn) release(f *frame) {
 	} else {
 		f.buf = f.buf[:0]
 	}
-	f.msgs, f.err = nil, nil
+	f.msgs, f.err, f.queued = nil, nil, false
 	cn.free <- f // never blocks: the pool holds exactly frameSlots frames
 }
 
@@ -121,10 +129,17 @@ func (cn *conn) reader() {
 	}()
 	for {
 		var f *frame
+		// Non-blocking attempts first: a select over several channels
+		// locks them all, which at one message per frame costs more
+		// than decoding it.
 		select {
 		case f = <-cn.free:
-		case <-cn.ctx.Done():
-			return
+		default:
+			select {
+			case f = <-cn.free:
+			case <-cn.ctx.Done():
+				return
+			}
 		}
 		p, err := cn.t.Read(context.Background(), f.buf) // no per-read context: see start
 		if err != nil {
@@ -138,13 +153,18 @@ func (cn *conn) reader() {
 			cn.release(f)
 			continue
 		}
-		if f.worker >= 0 {
+		if f.worker >= 0 && len(p) >= workerMinFrame {
+			f.queued = true
 			cn.work[f.worker] <- f // never blocks: at most frameSlots frames are out
 		}
 		select {
 		case cn.frames <- f:
-		case <-cn.ctx.Done():
-			return
+		default:
+			select {
+			case cn.frames <- f:
+			case <-cn.ctx.Done():
+				return
+			}
 		}
 	}
 }

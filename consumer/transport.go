@@ -119,9 +119,14 @@ func tlsConfig(t TLS, log *slog.Logger) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// dialWS opens the WebSocket, offering and requiring tr_json2, and
-// offering permessage-deflate (RFC 7692, C1.5) when asked to.
+// dialWS opens the WebSocket, offering and requiring tr_json2: with the
+// frame transport (transport_frames.go) unless permessage-deflate
+// (RFC 7692, C1.5) or an HTTP proxy is asked for, which coder/websocket
+// handles.
 func dialWS(ctx context.Context, url string, o dialOptions) (transport, error) {
+	if useFrameTransport(url, o) {
+		return dialFrames(ctx, url, o)
+	}
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: o.tls, Proxy: http.ProxyFromEnvironment}}
 	mode := websocket.CompressionDisabled
 	if o.compress {

@@ -230,3 +230,28 @@ func TestReimageAfterReconnect(t *testing.T) {
 		t.Logf("%s: last before loss %d, re-imaged at %d (gap of %d updates covered by the Refresh)", n, lastBefore, after[i].seq, after[i].seq-lastBefore)
 	}
 }
+
+// Decode workers: frames are decoded on several goroutines while the
+// reader takes the next ones; every update must still reach the Handler
+// once and in order, across Login reissues, with frames of several
+// messages.
+func TestNoLossDecodeWorkers(t *testing.T) {
+	emu, info := startEmu(t, emulator.Config{TokenLifetime: 2 * time.Second, Rate: 400, RateSet: true, Pack: 3})
+	log := newSeqLog()
+	c, ev := dial(t, info, tokens(t, info, v1Grant(info), nil), func(cfg *consumer.Config) {
+		cfg.Handler = log.handle
+		cfg.DecodeWorkers = 3
+	})
+	ctx := scenarioCtx(t)
+	sub, err := c.Subscribe(ctx, lossItems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ev, 15*time.Second, "2 login reissues", func() bool { return c.Stats().LoginReissues >= 2 })
+	log.waitMore(t, 2000, 15*time.Second)
+	freeze(t, emu, log, ev)
+	proveNoLoss(t, emu, log)
+}

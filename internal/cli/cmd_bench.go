@@ -34,6 +34,7 @@ type benchLoadCmd struct {
 	Conns     int           `name:"conns" default:"1" help:"Client connections."`
 	Rate      float64       `name:"rate" default:"0" help:"Updates per second per item; 0 = load mode (as fast as the client drains, with send timestamps for latency)."`
 	Cache     bool          `name:"cache" help:"Turn on the SDK's last-value cache."`
+	Workers   int           `name:"decode-workers" default:"0" help:"Decode goroutines per connection (consumer.Config.DecodeWorkers; 0 = decode on the connection's loop)."`
 	Warmup    time.Duration `name:"warmup" default:"1s" help:"Warm-up before each measured window."`
 	Duration  time.Duration `name:"duration" default:"5s" help:"Measured window of each run (at most 30s)."`
 	Runs      int           `name:"runs" default:"1" help:"Repetitions of each configuration (1–20)."`
@@ -70,7 +71,7 @@ func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
 			for _, pack := range c.Pack {
 				for range c.Runs {
 					cfg := loadtest.Config{Plain: tr == "plain", Pack: pack, Rate: c.Rate, Items: c.Items, Conns: c.Conns,
-						Decoder: loadtest.Decoder(dec), Cache: c.Cache, Warmup: c.Warmup, Duration: c.Duration,
+						Decoder: loadtest.Decoder(dec), Cache: c.Cache, DecodeWorkers: c.Workers, Warmup: c.Warmup, Duration: c.Duration,
 						EmulatorCommand: emuCmd}
 					r, err := loadtest.Run(ctx, cfg)
 					if err != nil {

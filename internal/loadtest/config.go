@@ -49,6 +49,8 @@ type Config struct {
 	Decoder Decoder
 	// Cache turns on the consumer's last-value cache. Default false.
 	Cache bool
+	// DecodeWorkers is consumer.Config.DecodeWorkers. Default 0.
+	DecodeWorkers int
 	// Warmup runs before the measured window. Default 1 s.
 	Warmup time.Duration
 	// Duration is the measured window of Run. Default 5 s, at most
@@ -114,6 +116,9 @@ func (c Config) Name() string {
 	}
 	if c.Decoder != DecoderSDK && c.Decoder != "" {
 		s += "/" + string(c.Decoder)
+	}
+	if c.DecodeWorkers > 0 {
+		s += fmt.Sprintf("/workers%d", c.DecodeWorkers)
 	}
 	if c.EmulatorCommand != nil {
 		s += "/emuproc"

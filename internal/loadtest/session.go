@@ -220,11 +220,12 @@ func (s *Session) dialSDK(ctx context.Context, info emulator.Info, names []strin
 		}
 	}
 	cl, err := consumer.Dial(ctx, consumer.Config{
-		Endpoints:   []string{info.Endpoints[0].URL},
-		TokenSource: s.tokens,
-		TLS:         consumer.TLS{CAPEM: info.CAPEM},
-		Handler:     h,
-		Cache:       s.cfg.Cache,
+		Endpoints:     []string{info.Endpoints[0].URL},
+		TokenSource:   s.tokens,
+		TLS:           consumer.TLS{CAPEM: info.CAPEM},
+		Handler:       h,
+		Cache:         s.cfg.Cache,
+		DecodeWorkers: s.cfg.DecodeWorkers,
 		OnEvent: func(e consumer.Event) {
 			if e.Kind == consumer.EventDisconnected {
 				s.disconnects.Add(1)

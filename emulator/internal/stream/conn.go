@@ -485,8 +485,13 @@ func (c *conn) writeLoop() {
 				writeFrame()
 			default:
 			}
-			if c.queueEmpty() {
-				loadIdle = load.fill(c, pack, maxSize, writeRaw) == 0
+			// Write batching: frames go out in flushes of about
+			// loadFlushAt bytes (a few TLS records, one write), not one
+			// flush per frame, unless requests are waiting.
+			for i := 0; i < loadBurst && werr == nil && c.queueEmpty(); i++ {
+				if loadIdle = load.fill(c, pack, maxSize, writeRaw) == 0; loadIdle || c.bw.Buffered() >= loadFlushAt {
+					break
+				}
 			}
 		}
 		if werr == nil && c.queueEmpty() {

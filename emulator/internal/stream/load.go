@@ -104,6 +104,13 @@ func (ls *loadState) templates(s *sub, svc string) *[loadRing]loadTmpl {
 }
 
 // loadWriter builds load-mode frames round-robin over the streams.
+// A load-mode writer fills up to loadBurst frames, or loadFlushAt bytes,
+// between two flushes of its connection.
+const (
+	loadBurst   = 64
+	loadFlushAt = 32 << 10
+)
+
 type loadWriter struct {
 	rr    int
 	subs  []*sub
