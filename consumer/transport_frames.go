@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -117,7 +119,7 @@ func (t *frameTransport) Read(_ context.Context, buf []byte) ([]byte, error) {
 	buf = buf[:0]
 	inMessage := false
 	for {
-		h, err := ws.ReadHeader(t.r)
+		h, err := readHeader(t.r)
 		if err != nil {
 			return nil, err
 		}
@@ -160,6 +162,53 @@ func (t *frameTransport) Read(_ context.Context, buf []byte) ([]byte, error) {
 			return buf, nil
 		}
 	}
+}
+
+// readHeader reads a frame header (RFC 6455 §5.2) out of r's buffer
+// without allocating (ws.ReadHeader allocates its scratch per frame).
+func readHeader(r *bufio.Reader) (ws.Header, error) {
+	var h ws.Header
+	b, err := r.Peek(2)
+	if err != nil {
+		return h, err
+	}
+	h.Fin = b[0]&0x80 != 0
+	h.Rsv = (b[0] >> 4) & 0x07
+	h.OpCode = ws.OpCode(b[0] & 0x0f)
+	h.Masked = b[1]&0x80 != 0
+	n := 2
+	switch l := b[1] & 0x7f; l {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	default:
+		h.Length = int64(l)
+	}
+	if h.Masked {
+		n += 4
+	}
+	if b, err = r.Peek(n); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return h, err
+	}
+	switch b[1] & 0x7f {
+	case 126:
+		h.Length = int64(binary.BigEndian.Uint16(b[2:]))
+	case 127:
+		u := binary.BigEndian.Uint64(b[2:])
+		if u > math.MaxInt64 {
+			return h, fmt.Errorf("%w: frame length over 2^63", ErrProtocol)
+		}
+		h.Length = int64(u)
+	}
+	if h.Masked {
+		copy(h.Mask[:], b[n-4:n])
+	}
+	_, err = r.Discard(n)
+	return h, err
 }
 
 // control handles a control frame whose header was read.

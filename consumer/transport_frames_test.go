@@ -261,3 +261,46 @@ func FuzzFrameTransportRead(f *testing.F) {
 		}
 	})
 }
+
+// readHeader agrees with gobwas/ws on every header it can read, and does
+// not allocate.
+func FuzzReadHeader(f *testing.F) {
+	for _, h := range []ws.Header{
+		{Fin: true, OpCode: ws.OpText, Length: 5},
+		{OpCode: ws.OpBinary, Length: 300},
+		{Fin: true, OpCode: ws.OpContinuation, Length: 70000},
+		{Fin: true, OpCode: ws.OpPing, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: 3},
+	} {
+		var b bytes.Buffer
+		ws.WriteHeader(&b, h)
+		f.Add(b.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := readHeader(bufio.NewReader(bytes.NewReader(data)))
+		want, werr := ws.ReadHeader(bytes.NewReader(data))
+		if (err == nil) != (werr == nil) && !(werr == nil && want.Length < 0) {
+			t.Fatalf("readHeader err %v, ws.ReadHeader err %v", err, werr)
+		}
+		if err == nil && got != want {
+			t.Fatalf("readHeader %+v, ws.ReadHeader %+v", got, want)
+		}
+	})
+}
+
+func TestReadHeaderNoAlloc(t *testing.T) {
+	var b bytes.Buffer
+	ws.WriteHeader(&b, ws.Header{Fin: true, OpCode: ws.OpText, Length: 300})
+	hdr := b.Bytes()
+	src := bytes.NewReader(hdr)
+	r := bufio.NewReader(src)
+	n := testing.AllocsPerRun(100, func() {
+		src.Reset(hdr)
+		r.Reset(src)
+		if _, err := readHeader(r); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("readHeader: %v allocations", n)
+	}
+}
