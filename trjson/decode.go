@@ -50,6 +50,7 @@ type Decoder struct {
 	names   *internTable
 	fnames  *internTable
 	keys    *keyCache // field names, in front of fnames
+	vals    *keyCache // short texts (item names, services), in front of names
 	qosPool []Qos
 }
 
@@ -70,6 +71,7 @@ func (d *Decoder) init() {
 		d.names = newInternTable(nameSets, nameMaxLen)
 		d.fnames = newInternTable(fieldSets, fieldMaxLen)
 		d.keys = &keyCache{seed: d.fnames.seed}
+		d.vals = &keyCache{seed: d.names.seed}
 		d.fields = make([]Field, 0, 256)
 	}
 }
@@ -82,7 +84,7 @@ func (d *Decoder) init() {
 // still reads the messages of frame n.
 func (d *Decoder) Fork() *Decoder {
 	d.init()
-	return &Decoder{names: d.names, fnames: d.fnames, keys: d.keys, fields: make([]Field, 0, 256)}
+	return &Decoder{names: d.names, fnames: d.fnames, keys: d.keys, vals: d.vals, fields: make([]Field, 0, 256)}
 }
 
 // Decode decodes one frame: a JSON array of messages or a single message
@@ -495,6 +497,10 @@ func (d *Decoder) strAttr(st *msgState, key string) string {
 		s.skip(false)
 		return ""
 	}
+	if v, end, ok := lookupShort(s.data, s.pos, d.vals, d.names); ok {
+		s.pos = end
+		return v
+	}
 	b, ok := d.strBytes()
 	if !ok {
 		return ""
@@ -722,7 +728,7 @@ func (d *Decoder) object(f func(k []byte) bool) bool {
 		return true
 	}
 	for {
-		ks, ke, ok := s.objKey()
+		ks, ke, esc, ok := s.objKeyEsc()
 		if !ok {
 			return false
 		}
@@ -730,7 +736,11 @@ func (d *Decoder) object(f func(k []byte) bool) bool {
 			s.fail(s.pos, "unexpected end of frame")
 			return false
 		}
-		if !f(d.key(ks, ke)) {
+		k := s.data[ks:ke]
+		if esc {
+			k = d.key(ks, ke)
+		}
+		if !f(k) {
 			return false
 		}
 		if !s.next('}') {

@@ -19,6 +19,9 @@ func BenchmarkE2E(b *testing.B) {
 			b.Run(cfg.Name(), func(b *testing.B) { benchE2E(b, cfg) })
 		}
 	}
+	// The SDK's decode workers (consumer.Config.DecodeWorkers).
+	cfg := Config{Pack: 50, DecodeWorkers: 1}
+	b.Run(cfg.Name(), func(b *testing.B) { benchE2E(b, cfg) })
 }
 
 // BenchmarkE2EMapAny is the reference line: the same stream decoded with
