@@ -85,6 +85,10 @@ func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
 					fmt.Fprintf(env.Stdout, row, r.Name, f0(r.UpdatesPerSec), f1(r.MBPerSec), f0(r.FramesPerSec),
 						fmt.Sprintf("%.2f", r.AllocsPerUpdate), fmt.Sprintf("%.2f", r.CPUSeconds), r.CPUPerUpdate.Round(time.Nanosecond).String(),
 						lat(r.P50), lat(r.P99), lat(r.P999), lat(r.Max), f1(float64(r.PeakRSS)/(1<<20)))
+					if r.Config.Rate > 0 && r.ArrivalP99 > 0 {
+						fmt.Fprintf(env.Stdout, "%-26s read off the socket: p50 %s, p99 %s, p99.9 %s (send time → consumer.Msg.Received)\n", "",
+							lat(r.ArrivalP50), lat(r.ArrivalP99), lat(r.ArrivalP999))
+					}
 					if r.EmulatorProcess {
 						fmt.Fprintf(env.Stdout, "%-26s emulator process CPU %.2f s (%s/update)\n", "", r.EmulatorCPUSeconds,
 							(time.Duration(r.EmulatorCPUSeconds*1e9) / time.Duration(max(r.Updates, 1))).Round(time.Nanosecond))

@@ -104,7 +104,7 @@ func (s *Session) dialMapAny(ctx context.Context, info emulator.Info, names []st
 					f, _ := m["Fields"].(map[string]any)
 					// float64 holds Unix ns to within 256 ns.
 					ns, ok := f[SendTimeField].(float64)
-					s.update(len(data)/len(msgs), int64(ns), ok)
+					s.update(len(data)/len(msgs), int64(ns), ok, 0)
 				case "Refresh":
 					if m["Domain"] == "Login" {
 						if err := c.Write(rctx, websocket.MessageText, []byte(req.String())); err != nil {

@@ -36,7 +36,14 @@ type Result struct {
 	P50            time.Duration `json:"p50_ns"`
 	P99            time.Duration `json:"p99_ns"`
 	P999           time.Duration `json:"p999_ns"`
-	Max            time.Duration `json:"max_ns"`
+	// Arrival* are the same from the send time to the moment the client
+	// read the frame off the socket (consumer.Msg.Received), before
+	// decoding and routing: what the emulator, the kernel and the
+	// reader's scheduling add. Zero without send times or for mapany.
+	ArrivalP50  time.Duration `json:"arrival_p50_ns"`
+	ArrivalP99  time.Duration `json:"arrival_p99_ns"`
+	ArrivalP999 time.Duration `json:"arrival_p999_ns"`
+	Max         time.Duration `json:"max_ns"`
 
 	// Disconnects counts connections lost during the run (should be 0).
 	Disconnects int64 `json:"disconnects"`
@@ -57,6 +64,7 @@ type sample struct {
 	cpu     time.Duration
 	mallocs uint64
 	hist    *HistSnapshot
+	arrival *HistSnapshot
 	emuCPU  time.Duration // the child emulator's, if any
 }
 
@@ -74,7 +82,7 @@ func (s *Session) sample() sample {
 		emuCPU = s.proc.cpu()
 	}
 	return sample{at: time.Now(), updates: s.updates.Load(), bytes: s.bytes.Load(), frames: frames,
-		cpu: CPUTime(), mallocs: ms.Mallocs, hist: s.hist.Snapshot(), emuCPU: emuCPU}
+		cpu: CPUTime(), mallocs: ms.Mallocs, hist: s.hist.Snapshot(), arrival: s.arrival.Snapshot(), emuCPU: emuCPU}
 }
 
 // Run opens a session, waits Warmup, measures for Duration and closes it.
@@ -115,6 +123,9 @@ func (s *Session) Measure(ctx context.Context) (Result, error) {
 	h := b.hist.Sub(a.hist)
 	r.LatencySamples = h.Count()
 	r.P50, r.P99, r.P999, r.Max = h.Quantile(0.50), h.Quantile(0.99), h.Quantile(0.999), h.Max()
+	if ah := b.arrival.Sub(a.arrival); ah.Count() > 0 {
+		r.ArrivalP50, r.ArrivalP99, r.ArrivalP999 = ah.Quantile(0.50), ah.Quantile(0.99), ah.Quantile(0.999)
+	}
 	if r.Disconnects > 0 {
 		return r, fmt.Errorf("loadtest: %s: %d connection(s) lost during the run", r.Name, r.Disconnects)
 	}

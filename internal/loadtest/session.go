@@ -41,6 +41,7 @@ type Session struct {
 	refreshes   atomic.Int64
 	disconnects atomic.Int64
 	hist        Histogram
+	arrival     Histogram // send time → frame read from the socket (SDK only)
 
 	target atomic.Int64
 	sig    chan struct{}
@@ -179,9 +180,12 @@ func (s *Session) Close() {
 }
 
 // update is called by every client for every Update it decoded.
-func (s *Session) update(size int, sendNS int64, hasTime bool) {
+func (s *Session) update(size int, sendNS int64, hasTime bool, recvNS int64) {
 	if hasTime {
 		s.hist.Record(time.Duration(time.Now().UnixNano() - sendNS))
+		if recvNS != 0 {
+			s.arrival.Record(time.Duration(recvNS - sendNS))
+		}
 	}
 	s.bytes.Add(int64(size))
 	if n := s.updates.Add(1); n >= s.target.Load() && s.target.Load() >= 0 {
@@ -214,7 +218,7 @@ func (s *Session) dialSDK(ctx context.Context, info emulator.Info, names []strin
 		switch m.Type {
 		case trjson.TypeUpdate:
 			v, ok := m.Int(SendTimeField)
-			s.update(len(m.Raw), v, ok)
+			s.update(len(m.Raw), v, ok, m.Received.UnixNano())
 		case trjson.TypeRefresh:
 			s.refreshes.Add(1)
 		}
