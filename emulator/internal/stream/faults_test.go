@@ -118,3 +118,58 @@ func TestKillRefusesTCPAndRevives(t *testing.T) {
 	}
 	dial(e, 0).login(e.token(1, time.Minute))
 }
+
+// blockingListener's Accept waits for release and then fails, as a
+// closed listener's does: it lets a test end a kill before Accept notices
+// it started.
+type blockingListener struct {
+	addr    net.Addr
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingListener) Accept() (net.Conn, error) {
+	close(b.entered)
+	<-b.release
+	return nil, net.ErrClosed
+}
+func (b *blockingListener) Close() error   { return nil }
+func (b *blockingListener) Addr() net.Addr { return b.addr }
+
+// A kill that ends before the accepting goroutine wakes up must not stop
+// the endpoint: Accept goes on with the new listener.
+func TestKillEndedBeforeAcceptNoticed(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr()
+	probe.Close()
+	inner := &blockingListener{addr: addr, entered: make(chan struct{}), release: make(chan struct{})}
+	g := newGateListener(inner, nil)
+	defer g.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	got := make(chan res, 1)
+	go func() { c, err := g.Accept(); got <- res{c, err} }()
+	<-inner.entered
+	g.kill(time.Hour)
+	g.kill(0) // listens again on addr
+	close(inner.release)
+	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial after the kill ended: %v", err)
+	}
+	defer c.Close()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			t.Fatalf("Accept after a kill and revival: %v", r.err)
+		}
+		r.c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("Accept did not return the new connection")
+	}
+}

@@ -180,7 +180,13 @@ func (g *gateListener) Accept() (net.Conn, error) {
 			}
 			g.mu.Lock()
 			killed = g.killed && !g.closed
+			// A kill and its end can both happen while Accept waits: the
+			// listener it waited on is then closed and already replaced.
+			revived := !g.killed && !g.closed && g.inner != ln
 			g.mu.Unlock()
+			if revived {
+				continue
+			}
 			if !killed {
 				return nil, err
 			}
