@@ -241,6 +241,20 @@ func dial(t *testing.T, info emulator.Info, ts consumer.TokenSource, mod func(*c
 	return c, ev
 }
 
+// subscribeAll subscribes to names and waits for every item's first
+// reply.
+func subscribeAll(t *testing.T, ctx context.Context, c *consumer.Client, names []string) *consumer.Subscription {
+	t.Helper()
+	sub, err := c.Subscribe(ctx, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
 func allOk(items []*consumer.Item) bool {
 	for _, it := range items {
 		st := it.State()

@@ -193,13 +193,7 @@ func runSDKRow(t *testing.T, row faultRow) {
 	log := newSeqLog()
 	c, ev := dial(t, info, ts, func(cfg *consumer.Config) { cfg.Handler = log.handle })
 	ctx := scenarioCtx(t)
-	sub, err := c.Subscribe(ctx, matrixItems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribeAll(t, ctx, c, matrixItems)
 	if row.name != "server-stops-pings" {
 		log.waitMore(t, 6, 10*time.Second)
 	}

@@ -101,13 +101,7 @@ func TestNoLossAcrossTokenReissues(t *testing.T) {
 	log := newSeqLog()
 	c, ev := dial(t, info, tokens(t, info, v1Grant(info), nil), func(cfg *consumer.Config) { cfg.Handler = log.handle })
 	ctx := scenarioCtx(t)
-	sub, err := c.Subscribe(ctx, lossItems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, ctx, c, lossItems)
 	waitFor(t, ev, 15*time.Second, "3 login reissues", func() bool { return c.Stats().LoginReissues >= 3 })
 	freeze(t, emu, log, ev)
 	if n := ev.count(kind(consumer.EventDisconnected)); n != 0 {
@@ -130,13 +124,7 @@ func TestNoLossHotStandbyFailover(t *testing.T) {
 		cfg.Endpoints = []string{eps[1], eps[2], eps[0]}
 	})
 	ctx := scenarioCtx(t)
-	sub, err := c.Subscribe(ctx, lossItems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, ctx, c, lossItems)
 	waitFor(t, ev, 10*time.Second, "both sides streaming", func() bool {
 		s := c.Stats()
 		return s.Conns[0].State == consumer.ConnLoggedIn && s.Conns[1].State == consumer.ConnLoggedIn && s.DupsSuppressed >= 20
@@ -169,13 +157,7 @@ func TestReimageAfterReconnect(t *testing.T) {
 		cfg.Endpoints = endpoints(info)[:1]
 	})
 	ctx := scenarioCtx(t)
-	sub, err := c.Subscribe(ctx, lossItems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribeAll(t, ctx, c, lossItems)
 	log.waitMore(t, 40, 10*time.Second)
 	evMark := len(ev.snapshot())
 	before := map[string]int{}
@@ -243,13 +225,7 @@ func TestNoLossDecodeWorkers(t *testing.T) {
 		cfg.DecodeWorkers = 3
 	})
 	ctx := scenarioCtx(t)
-	sub, err := c.Subscribe(ctx, lossItems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, ctx, c, lossItems)
 	waitFor(t, ev, 15*time.Second, "2 login reissues", func() bool { return c.Stats().LoginReissues >= 2 })
 	log.waitMore(t, 2000, 15*time.Second)
 	freeze(t, emu, log, ev)

@@ -105,13 +105,7 @@ func robustness(t *testing.T, frames, churn bool) {
 		cfg.Handler = log.handle
 		cfg.Endpoints = endpoints(info)[:1]
 	})
-	sub, err := c.Subscribe(ctx, matrixItems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribeAll(t, ctx, c, matrixItems)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: emuTLS(t, info), MaxIdleConnsPerHost: 1}}
 	t.Cleanup(hc.CloseIdleConnections)
 	url := info.Endpoints[0].URL

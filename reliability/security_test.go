@@ -105,13 +105,7 @@ func TestWholeSessionNoSecretsSDK(t *testing.T) {
 	log := newSeqLog()
 	c, ev := dial(t, info, src, func(cfg *consumer.Config) { cfg.Handler = log.handle; cfg.Logger = debugLogger(sdkLog) })
 	ctx := scenarioCtx(t)
-	sub, err := c.Subscribe(ctx, matrixItems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribeAll(t, ctx, c, matrixItems)
 	waitFor(t, ev, 10*time.Second, "2 reissues", func() bool { return c.Stats().LoginReissues >= 2 })
 	emu.RefuseLogins(1)
 	if _, err := emu.DropConnections(-1); err != nil {
@@ -121,7 +115,7 @@ func TestWholeSessionNoSecretsSDK(t *testing.T) {
 	// A failed password login with a wrong password (its own Manager).
 	bad := auth.NewManager(auth.PasswordGrant(auth.PasswordConfig{TokenURL: info.AuthURLV1, Username: info.User,
 		Password: "Wrong-Passw0rd-Never-Printed!", ClientID: info.ClientID}), auth.Options{TLSConfig: emuTLS(t, info), MaxAttempts: 1, Logger: debugLogger(sdkLog)})
-	_, err = bad.Token(ctx)
+	_, err := bad.Token(ctx)
 	bad.Close()
 	if err == nil {
 		t.Fatal("wrong password accepted")

@@ -194,13 +194,7 @@ func TestSlowConsumerDisconnectedByServer(t *testing.T) {
 			}
 		})
 		ctx := scenarioCtx(t)
-		sub, err := c.Subscribe(ctx, lossItems)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sub.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
+		sub := subscribeAll(t, ctx, c, lossItems)
 		blocked.Store(true)
 		waitFor(t, ev, 20*time.Second, "the emulator drops the slow client", func() bool {
 			return emu.State().Endpoints[0].Stats.SlowDisconnects >= 1
