@@ -604,3 +604,32 @@ func TestStreamHotStandbyAndProgress(t *testing.T) {
 		t.Fatalf("no progress line: %s", r.stderr)
 	}
 }
+
+// The emulator writes its CPU profile and execution trace when it stops.
+func TestEmulatorProfiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	cpu, tr := filepath.Join(dir, "emu.cpu"), filepath.Join(dir, "emu.trace")
+	cmd := exec.CommandContext(ctx, ertBin, "emulator", "--cpuprofile", cpu, "--trace", tr)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	for _, f := range []string{cpu, tr} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	if r := ert(t, nil, "bench", "load", "--emulator-trace", tr); r.code != 2 || !strings.Contains(r.stderr, "need --emulator-process") {
+		t.Errorf("--emulator-trace without --emulator-process: exit %d, %s", r.code, r.stderr)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"text/tabwriter"
@@ -42,6 +43,13 @@ type benchLoadCmd struct {
 	// EmulatorProcess runs `ert emulator` (this executable) as a child, so
 	// that the emulator's CPU and GC stay out of the client's latency.
 	EmulatorProcess bool `name:"emulator-process" help:"Run the emulator as a child process (ert emulator) instead of in this process; CPU, allocations and RSS are then the client's alone."`
+
+	// Profiles of the whole command (warm-up included) and of the
+	// emulator child.
+	CPUProfile    string `name:"cpuprofile" type:"path" help:"Write a CPU profile of this process (clients, and the emulator unless --emulator-process) to this file."`
+	Trace         string `name:"trace" type:"path" help:"Write an execution trace of this process to this file (go tool trace; -pprof=sched gives scheduling latency)."`
+	EmuCPUProfile string `name:"emulator-cpuprofile" type:"path" help:"With --emulator-process: the emulator child's CPU profile (each run's child overwrites it: profile one configuration)."`
+	EmuTrace      string `name:"emulator-trace" type:"path" help:"With --emulator-process: the emulator child's execution trace (each run's child overwrites it)."`
 }
 
 func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
@@ -51,6 +59,24 @@ func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
 	if c.Duration > loadtest.MaxDuration {
 		return usageError("--duration must be at most %s", loadtest.MaxDuration)
 	}
+	if (c.EmuCPUProfile != "" || c.EmuTrace != "") && !c.EmulatorProcess {
+		return usageError("--emulator-cpuprofile and --emulator-trace need --emulator-process")
+	}
+	var emuArgs []string
+	for flag, file := range map[string]string{"--cpuprofile": c.EmuCPUProfile, "--trace": c.EmuTrace} {
+		if file != "" {
+			abs, err := filepath.Abs(file)
+			if err != nil {
+				return usageError("%s: %v", flag, err)
+			}
+			emuArgs = append(emuArgs, flag, abs)
+		}
+	}
+	stopProfiles, err := startProfiles(c.CPUProfile, c.Trace)
+	if err != nil {
+		return fail(ExitFailure, err, "bench profiling")
+	}
+	defer stopProfiles()
 	var emuCmd func([]string) *exec.Cmd
 	if c.EmulatorProcess {
 		exe, err := os.Executable()
@@ -72,7 +98,7 @@ func (c *benchLoadCmd) run(ctx context.Context, env *Env) error {
 				for range c.Runs {
 					cfg := loadtest.Config{Plain: tr == "plain", Pack: pack, Rate: c.Rate, Items: c.Items, Conns: c.Conns,
 						Decoder: loadtest.Decoder(dec), Cache: c.Cache, DecodeWorkers: c.Workers, Warmup: c.Warmup, Duration: c.Duration,
-						EmulatorCommand: emuCmd}
+						EmulatorCommand: emuCmd, EmulatorArgs: emuArgs}
 					r, err := loadtest.Run(ctx, cfg)
 					if err != nil {
 						return fail(ExitFailure, err, "bench %s", cfg.Name())

@@ -49,10 +49,15 @@ type emulatorCmd struct {
 	QueueLimit     int           `name:"queue-limit" help:"Messages queued per connection before a slow client is dropped (default 65536)."`
 
 	// Faults from the start, and a schedule of timed faults.
-	RefuseLogins int    `name:"refuse-logins" help:"Fault: refuse the next N logins with \"Login rejected. Already pending login.\""`
-	NoPings      bool   `name:"no-pings" help:"Fault: never send Pings."`
-	IgnorePongs  bool   `name:"ignore-pongs" help:"Fault: ignore the client's Pongs (it is disconnected at PingTimeout)."`
-	Faults       string `name:"faults" type:"path" help:"JSON file of timed faults: [{\"after\":\"30s\",\"fault\":\"kill\",\"args\":{\"endpoint\":0,\"duration\":\"5s\"}}, …]; each is a call of the admin API (see docs/EMULATOR.md)."`
+	RefuseLogins int  `name:"refuse-logins" help:"Fault: refuse the next N logins with \"Login rejected. Already pending login.\""`
+	NoPings      bool `name:"no-pings" help:"Fault: never send Pings."`
+	IgnorePongs  bool `name:"ignore-pongs" help:"Fault: ignore the client's Pongs (it is disconnected at PingTimeout)."`
+	// Profiling of the emulator itself (ert bench load --emulator-process
+	// passes them through). Both are written when the emulator stops.
+	CPUProfile string `name:"cpuprofile" type:"path" help:"Write a CPU profile of the emulator to this file (go tool pprof) when it stops."`
+	Trace      string `name:"trace" type:"path" help:"Write an execution trace of the emulator to this file (go tool trace) when it stops."`
+
+	Faults string `name:"faults" type:"path" help:"JSON file of timed faults: [{\"after\":\"30s\",\"fault\":\"kill\",\"args\":{\"endpoint\":0,\"duration\":\"5s\"}}, …]; each is a call of the admin API (see docs/EMULATOR.md)."`
 }
 
 func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
@@ -107,6 +112,11 @@ func (c *emulatorCmd) run(ctx context.Context, env *Env) error {
 			return &exitError{code: ExitUsage, err: err}
 		}
 	}
+	stopProfiles, err := startProfiles(c.CPUProfile, c.Trace)
+	if err != nil {
+		return fail(ExitFailure, err, "emulator profiling")
+	}
+	defer stopProfiles()
 	emu, err := emulator.Start(ctx, cfg)
 	if err != nil {
 		return fail(ExitFailure, err, "emulator")

@@ -66,6 +66,9 @@ type Config struct {
 	// is killed when the session closes, on every path. Default nil: the
 	// emulator runs in this process.
 	EmulatorCommand func(args []string) *exec.Cmd `json:"-"`
+	// EmulatorArgs are added to the child's command line (e.g. its
+	// --cpuprofile and --trace).
+	EmulatorArgs []string `json:"-"`
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -45,7 +45,7 @@ func emulatorArgs(cfg Config, caFile string) []string {
 	} else {
 		args = append(args, "--ca-file", caFile)
 	}
-	return args
+	return append(args, cfg.EmulatorArgs...)
 }
 
 // startEmuProc starts the child that cfg.EmulatorCommand returns and
@@ -105,16 +105,25 @@ func startEmuProc(ctx context.Context, cfg Config) (*emuProc, error) {
 	return p, nil
 }
 
-// stop kills the child (only it, by its pid) and waits for it, at most
-// 10 s, then removes its directory. Safe to call more than once.
+// stop interrupts the child (only it, by its pid), so that it shuts down
+// and writes its profiles, kills it if it has not exited within 5 s, and
+// waits for it, at most 10 s more; then it removes its directory. Safe to
+// call more than once.
 func (p *emuProc) stop() {
 	p.stopOnce.Do(func() {
-		_ = p.cmd.Process.Kill()
-		t := time.NewTimer(10 * time.Second)
-		defer t.Stop()
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		grace := time.NewTimer(5 * time.Second)
+		defer grace.Stop()
 		select {
 		case <-p.exited:
-		case <-t.C:
+		case <-grace.C:
+			_ = p.cmd.Process.Kill()
+			t := time.NewTimer(10 * time.Second)
+			defer t.Stop()
+			select {
+			case <-p.exited:
+			case <-t.C:
+			}
 		}
 		os.RemoveAll(p.dir)
 	})

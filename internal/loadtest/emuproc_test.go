@@ -87,4 +87,8 @@ func TestEmulatorArgs(t *testing.T) {
 	if got := strings.Join(emulatorArgs(Config{Plain: true, Pack: 1}, "x"), " "); strings.Contains(got, "send-timestamps") || !strings.Contains(got, "--rate=0") || !strings.Contains(got, "--plain") {
 		t.Fatalf("load mode, plain: %s", got)
 	}
+	got = strings.Join(emulatorArgs(Config{Pack: 1, EmulatorArgs: []string{"--trace", "/tmp/t"}}, "x"), " ")
+	if !strings.HasSuffix(got, " --trace /tmp/t") {
+		t.Fatalf("extra arguments not passed: %s", got)
+	}
 }
