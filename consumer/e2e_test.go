@@ -6,7 +6,6 @@ package consumer
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,28 +15,17 @@ import (
 
 	"github.com/ertkit/ertkit/auth"
 	"github.com/ertkit/ertkit/emulator"
+	"github.com/ertkit/ertkit/internal/testutil"
 	"github.com/ertkit/ertkit/trjson"
 )
 
 func startEmu(t *testing.T, cfg emulator.Config) (*emulator.Emulator, emulator.Info) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	emu, err := emulator.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("emulator.Start: %v", err)
-	}
-	t.Cleanup(func() { emu.Close() })
+	emu := testutil.StartEmulator(t, cfg)
 	return emu, emu.Info()
 }
 
-func emuTLS(t *testing.T, info emulator.Info) *tls.Config {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(info.CAPEM) {
-		t.Fatal("emulator CA not PEM")
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
+func emuTLS(t *testing.T, info emulator.Info) *tls.Config { return testutil.TLS(t, info) }
 
 // tokenManager returns a running auth.Manager (v1 password or v2 client
 // credentials) for the emulator's default credentials.
@@ -59,13 +47,7 @@ func tokenManager(t *testing.T, info emulator.Info, version int, password string
 	return m
 }
 
-func emuEndpoints(info emulator.Info) []string {
-	var eps []string
-	for _, e := range info.Endpoints {
-		eps = append(eps, fmt.Sprintf("%s:%d", e.Host, e.Port))
-	}
-	return eps
-}
+func emuEndpoints(info emulator.Info) []string { return testutil.Endpoints(info) }
 
 // dialEmu dials the emulator with fast reconnects; updates (per item) go
 // to the returned channel.

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/ertkit/ertkit/auth"
 	"github.com/ertkit/ertkit/consumer"
 	"github.com/ertkit/ertkit/emulator"
+	"github.com/ertkit/ertkit/internal/testutil"
 	"github.com/ertkit/ertkit/trjson"
 )
 
@@ -29,20 +27,14 @@ const scenarioLimit = 30 * time.Second
 var ertBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ert-reliability")
+	bin, cleanup, err := testutil.BuildErt("../cmd/ert")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	ertBin = filepath.Join(dir, "ert")
-	build := exec.Command("go", "build", "-o", ertBin, "../cmd/ert")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building ert:", err)
-		os.Exit(1)
-	}
+	ertBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
@@ -113,24 +105,11 @@ func startEmu(t *testing.T, cfg emulator.Config) (*emulator.Emulator, emulator.I
 	if !cfg.RateSet {
 		cfg.Rate, cfg.RateSet = 20, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	emu, err := emulator.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("emulator.Start: %v", err)
-	}
-	t.Cleanup(func() { emu.Close() })
+	emu := testutil.StartEmulator(t, cfg)
 	return emu, emu.Info()
 }
 
-func emuTLS(t *testing.T, info emulator.Info) *tls.Config {
-	t.Helper()
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(info.CAPEM) {
-		t.Fatal("emulator CA not PEM")
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
+func emuTLS(t *testing.T, info emulator.Info) *tls.Config { return testutil.TLS(t, info) }
 
 // tokens returns a running auth.Manager for grant g against the emulator.
 func tokens(t *testing.T, info emulator.Info, g auth.Grant, log *slog.Logger) *auth.Manager {
@@ -155,13 +134,7 @@ func v2Grant(info emulator.Info) auth.Grant {
 		ClientID: info.ClientID, ClientSecret: info.ClientSecret})
 }
 
-func endpoints(info emulator.Info) []string {
-	var eps []string
-	for _, e := range info.Endpoints {
-		eps = append(eps, fmt.Sprintf("%s:%d", e.Host, e.Port))
-	}
-	return eps
-}
+func endpoints(info emulator.Info) []string { return testutil.Endpoints(info) }
 
 // events records lifecycle events and wakes waiters on each one.
 type events struct {
@@ -202,6 +175,14 @@ func (e *events) count(f func(consumer.Event) bool) int {
 // 20 ms (for counters that have no event), bounded by d.
 func waitFor(t *testing.T, e *events, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	poll(t, d, e.ch, cond, func(d time.Duration) string { return fmt.Sprintf("not reached within %s: %s", d, what) })
+}
+
+// poll waits until cond holds, re-checking on every signal of wake (nil:
+// none) and every 20 ms, bounded by d; on time-out the test fails with
+// failure's text.
+func poll(t *testing.T, d time.Duration, wake <-chan struct{}, cond func() bool, failure func(d time.Duration) string) {
+	t.Helper()
 	d = bounded(t, d)
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -209,10 +190,10 @@ func waitFor(t *testing.T, e *events, d time.Duration, what string, cond func() 
 	defer tick.Stop()
 	for !cond() {
 		select {
-		case <-e.ch:
+		case <-wake:
 		case <-tick.C:
 		case <-deadline.C:
-			t.Fatalf("not reached within %s: %s", d, what)
+			t.Fatal(failure(d))
 		}
 	}
 }

@@ -397,18 +397,9 @@ func hold(d time.Duration) {
 
 func waitStderr(t *testing.T, r *cliRun, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	d = bounded(t, d)
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("no %s within %s; stderr: %s", what, d, r.stderr.String())
-		}
-	}
+	poll(t, d, nil, cond, func(d time.Duration) string {
+		return fmt.Sprintf("no %s within %s; stderr: %s", what, d, r.stderr.String())
+	})
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ") }

@@ -22,25 +22,20 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/emulator"
+	"github.com/ertkit/ertkit/internal/testutil"
 )
 
 var ertBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ert-e2e")
+	bin, cleanup, err := testutil.BuildErt(".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	ertBin = filepath.Join(dir, "ert")
-	build := exec.Command("go", "build", "-o", ertBin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building ert:", err)
-		os.Exit(1)
-	}
+	ertBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -86,12 +81,7 @@ func startEmu(t *testing.T, cfg emulator.Config) *emulator.Emulator {
 	if !cfg.RateSet {
 		cfg.Rate, cfg.RateSet = 5, true
 	}
-	emu, err := emulator.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	return emu
+	return testutil.StartEmulator(t, cfg)
 }
 
 // v1Env are credentials and URLs of the emulator, in the environment only.
@@ -461,19 +451,8 @@ func TestDoctorFailures(t *testing.T) {
 func TestEmulatorCommandPrintsOneJSONLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ertBin, "emulator", "--token-lifetime", "20s")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
+	line, stop := runEmulator(t, ctx, nil, "--token-lifetime", "20s")
+	defer stop()
 	var info emulator.Info
 	if err := json.Unmarshal([]byte(line), &info); err != nil {
 		t.Fatalf("first line is not the Info JSON: %q", line)
@@ -518,18 +497,9 @@ func TestEmulatorFaultFlagsAndSchedule(t *testing.T) {
 	os.WriteFile(faults, []byte(`[{"after":"0s","fault":"kill","args":{"endpoint":0,"duration":"1m"}}]`), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ertBin, "emulator", "--faults", faults, "--refuse-logins", "1")
-	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
+	line, stop := runEmulator(t, ctx, &stderr, "--faults", faults, "--refuse-logins", "1")
+	defer stop()
 	var info emulator.Info
 	if err := json.Unmarshal([]byte(line), &info); err != nil {
 		t.Fatal(err)
@@ -611,19 +581,8 @@ func TestEmulatorProfiles(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	cpu, tr := filepath.Join(dir, "emu.cpu"), filepath.Join(dir, "emu.trace")
-	cmd := exec.CommandContext(ctx, ertBin, "emulator", "--cpuprofile", cpu, "--trace", tr)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Signal(os.Interrupt)
-	cmd.Wait()
+	_, stop := runEmulator(t, ctx, nil, "--cpuprofile", cpu, "--trace", tr)
+	stop()
 	for _, f := range []string{cpu, tr} {
 		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
@@ -632,4 +591,26 @@ func TestEmulatorProfiles(t *testing.T) {
 	if r := ert(t, nil, "bench", "load", "--emulator-trace", tr); r.code != 2 || !strings.Contains(r.stderr, "need --emulator-process") {
 		t.Errorf("--emulator-trace without --emulator-process: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+// runEmulator starts `ert emulator args…` and returns it with the JSON
+// line it printed when ready; stop interrupts it and waits for it.
+func runEmulator(t *testing.T, ctx context.Context, stderr io.Writer, args ...string) (line string, stop func()) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, ertBin, append([]string{"emulator"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop = func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	line, err = bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	return line, stop
 }
