@@ -4,18 +4,18 @@ import (
 	"encoding/base64"
 
 	"github.com/ertkit/ertkit/dictionary"
-	"github.com/ertkit/ertkit/emulator/internal/market"
-	"github.com/ertkit/ertkit/emulator/internal/stream"
+	"github.com/ertkit/ertkit/internal/market"
+	"github.com/ertkit/ertkit/server"
 	"github.com/ertkit/ertkit/trjson"
 )
 
 // The streaming endpoints see the market and the dictionary through small
-// interfaces (stream.Universe, stream.Dictionary); these adapters connect
+// interfaces (server.Universe, server.Dictionary); these adapters connect
 // the real packages.
 
 type universe struct{ u *market.Universe }
 
-func (a universe) Lookup(name string) (stream.Instrument, bool) {
+func (a universe) Lookup(name string) (server.Instrument, bool) {
 	in, ok := a.u.Lookup(name)
 	if !ok {
 		return nil, false

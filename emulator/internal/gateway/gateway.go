@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // Paths of the endpoints.
