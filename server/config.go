@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/server/tokens"
+	"github.com/ertkit/ertkit/trjson"
 )
 
 // Defaults applied to zero Config fields.
@@ -44,8 +45,26 @@ const (
 
 // Config configures the streaming side (shared by Hub and Server).
 type Config struct {
-	// Universe supplies instruments and chains. Required.
+	// Universe supplies generated instruments and chains, ticked by the
+	// Hub at Rate (the emulator's market). Exactly one of Universe and
+	// Source is required.
 	Universe Universe
+	// Source publishes items on demand (a gateway's upstream session, a
+	// replayed recording); the Hub caches each item's image and fans its
+	// events out (published.go). Market Price only.
+	Source Source
+	// Linger keeps an item of Source open this long after its last
+	// stream closed, so that a client that closes and re-opens it at
+	// once does not cost an upstream round trip. Default 0: closed at
+	// once.
+	Linger time.Duration
+	// Entitled, when set, decides whether the user of a Login (its name)
+	// may open an item; a refused request gets a Status Closed/Suspect
+	// NotEntitled. Default: everything is allowed.
+	Entitled func(user string, d trjson.Domain, name string) bool
+	// CheckUser, when set, accepts or refuses a Login by name (ADSMode,
+	// no token): a non-nil error refuses it with the error's text.
+	CheckUser func(name string) error
 	// Dictionary maps field names and FIDs (views, post validation).
 	// Required.
 	Dictionary Dictionary

@@ -44,9 +44,12 @@ type conn struct {
 	lastRecv atomic.Int64 // unix nanos
 
 	// stream table, guarded by smu (lock order: Hub.mu before smu)
-	smu       sync.Mutex
-	streams   map[int64]*sub
-	loadSubs  []*sub
+	smu      sync.Mutex
+	streams  map[int64]*sub
+	loadSubs []*sub
+	// snaps are snapshot requests waiting for a published item's image
+	// (they have no stream ID of their own in streams).
+	snaps     []*sub
 	pausedAll atomic.Bool
 
 	// session (read loop, except the atomics)

@@ -41,6 +41,8 @@ type Hub struct {
 
 	// ticks recycles fixed-rate ticks (see tickpool.go).
 	ticks tickPool
+	// srcOps runs Config.Source's Open and Close calls (published.go).
+	srcOps sourceOps
 
 	unsubscribe func()
 	stop        chan struct{}
@@ -53,6 +55,7 @@ type hubKey struct {
 	domain trjson.Domain
 	inst   Instrument
 	chain  string // SymbolList: the chain's name without "/"
+	name   string // an item of Config.Source: its name as requested
 }
 
 type hubItem struct {
@@ -71,6 +74,8 @@ type hubItem struct {
 	lastQuoteAt  time.Time
 
 	chain *chainState // SymbolList
+
+	src *srcItem // an item of Config.Source (published.go)
 }
 
 // tick is one generated event of an item, shared read-only by every
@@ -94,6 +99,7 @@ type tick struct {
 	pool    *tickPool    // nil: not pooled
 	refs    atomic.Int32 // producer + queue entries still to write it
 	mapBuf  []byte       // backing of mapRaw, kept across reuses
+	strBuf  []byte       // backing of published fields' values, kept across reuses
 	confBuf []byte       // backing of confInfo, kept across reuses
 }
 
@@ -119,8 +125,11 @@ const maxSeqHistory = 256
 
 // NewHub checks cfg, applies defaults and starts the tick scheduler.
 func NewHub(cfg Config) (*Hub, error) {
-	if cfg.Universe == nil || cfg.Dictionary == nil {
-		return nil, fmt.Errorf("%w: Universe and Dictionary are required", ErrConfig)
+	if (cfg.Universe == nil) == (cfg.Source == nil) || cfg.Dictionary == nil {
+		return nil, fmt.Errorf("%w: exactly one of Universe and Source, and a Dictionary, are required", ErrConfig)
+	}
+	if cfg.Source != nil && cfg.LoadMode {
+		return nil, fmt.Errorf("%w: load mode generates from a Universe, not a Source", ErrConfig)
 	}
 	if cfg.Store == nil && !cfg.ADSMode {
 		return nil, fmt.Errorf("%w: Store is required unless ADSMode", ErrConfig)
@@ -135,11 +144,16 @@ func NewHub(cfg Config) (*Hub, error) {
 		stop:     make(chan struct{}),
 		loadSubs: map[*sub]struct{}{},
 		timers:   map[*time.Timer]struct{}{},
+		srcOps:   sourceOps{notify: make(chan struct{}, 1)},
 	}
 	if cfg.Store != nil {
 		h.unsubscribe = cfg.Store.Subscribe(h.tokenInvalidated)
 	}
-	if !cfg.LoadMode {
+	switch {
+	case cfg.Source != nil:
+		h.wg.Add(1)
+		go h.runSourceOps()
+	case !cfg.LoadMode:
 		h.wg.Add(1)
 		go h.run()
 	}
@@ -194,7 +208,7 @@ func (h *Hub) afterLocked(d time.Duration, f func()) {
 // tickItemLocked generates one tick of it and fans it out (through
 // trade-safe conflation when configured). Hub.mu held.
 func (h *Hub) tickItemLocked(it *hubItem, now time.Time) {
-	if it.suspect {
+	if it.suspect || it.src != nil {
 		return
 	}
 	switch it.key.domain {
@@ -331,10 +345,14 @@ func (h *Hub) itemLocked(d trjson.Domain, inst Instrument, name string) *hubItem
 	if d == trjson.DomainSymbolList {
 		k = hubKey{domain: d, chain: strings.TrimPrefix(name, "/")}
 	}
-	it := h.items[k]
-	if it != nil {
+	if it := h.items[k]; it != nil {
 		return it
 	}
+	return h.newItemLocked(k, name, d)
+}
+
+// newItemLocked adds an item with no stream yet. Hub.mu held.
+func (h *Hub) newItemLocked(k hubKey, name string, d trjson.Domain) *hubItem {
 	sname := name
 	if d != trjson.DomainMarketPrice {
 		sname = d.String() + ":" + sname
@@ -344,7 +362,7 @@ func (h *Hub) itemLocked(d trjson.Domain, inst Instrument, name string) *hubItem
 		st = &ItemStats{Name: sname, Domain: d.String()}
 		h.stats[sname] = st
 	}
-	it = &hubItem{key: k, name: sname, subs: map[*sub]struct{}{}, stat: st}
+	it := &hubItem{key: k, name: sname, subs: map[*sub]struct{}{}, stat: st}
 	h.items[k] = it
 	i, _ := slices.BinarySearchFunc(h.active, it, func(a, b *hubItem) int { return cmp.Compare(a.name, b.name) })
 	h.active = slices.Insert(h.active, i, it)
@@ -360,7 +378,14 @@ func (h *Hub) removeSubLocked(s *sub) {
 		return
 	}
 	delete(it.subs, s)
+	s.item = nil
 	it.stat.Subscribers = len(it.subs)
+	if len(it.subs) == 0 && it.src != nil {
+		if it.src.handle.hi == it {
+			h.lastSubGoneLocked(it)
+		}
+		return
+	}
 	if len(it.subs) == 0 {
 		delete(h.items, it.key)
 		if i := slices.Index(h.active, it); i >= 0 {

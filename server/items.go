@@ -27,6 +27,9 @@ type sub struct {
 	load         *loadState
 	// held: an item fault holds a load-mode stream's updates (Suspect).
 	held atomic.Bool
+	// gotImage: the stream's first Refresh was queued (a published item
+	// may have no image yet). Guarded by Hub.mu.
+	gotImage bool
 }
 
 type view struct {
@@ -51,11 +54,11 @@ func (c *conn) stream(id int64) *sub {
 func (c *conn) allSubs() []*sub {
 	c.smu.Lock()
 	defer c.smu.Unlock()
-	out := make([]*sub, 0, len(c.streams))
+	out := make([]*sub, 0, len(c.streams)+len(c.snaps))
 	for _, s := range c.streams {
 		out = append(out, s)
 	}
-	return out
+	return append(out, c.snaps...)
 }
 
 // forget removes s from the stream table (its ID becomes free).
@@ -63,6 +66,9 @@ func (c *conn) forget(s *sub) {
 	c.smu.Lock()
 	if c.streams[s.id] == s {
 		delete(c.streams, s.id)
+	}
+	if i := slices.Index(c.snaps, s); i >= 0 {
+		c.snaps = slices.Delete(c.snaps, i, i+1)
 	}
 	if i := slices.Index(c.loadSubs, s); i >= 0 {
 		c.loadSubs = slices.Delete(c.loadSubs, i, i+1)
@@ -207,9 +213,17 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotEntitled, qosUnavailableText)})
 		return
 	}
+	if c.cfg.Entitled != nil && !c.cfg.Entitled(c.loginName, d, name) {
+		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotEntitled, notEntitledText)})
+		return
+	}
 	s := &sub{c: c, id: id, domain: d, name: name, keyInUpdates: m.KeyInUpdates(), confInfo: m.ConfInfoInUpdate, streaming: m.Streaming()}
 	s.view.Store(v)
 	s.paused.Store(m.Pause)
+	if c.cfg.Source != nil {
+		c.openPublished(s)
+		return
+	}
 	switch d {
 	case trjson.DomainMarketPrice, trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
 		inst, found := c.cfg.Universe.Lookup(name)
@@ -261,6 +275,37 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 }
 
 const viewUnsupportedText = "View requests are not supported by this provider"
+
+// notEntitledText is the State.Text for a request that Config.Entitled
+// refuses.
+const notEntitledText = "Access denied: user is not entitled to this item"
+
+// openPublished opens stream s on an item of Config.Source: from the
+// cache when the item is open and has an image, otherwise when the
+// source publishes it.
+func (c *conn) openPublished(s *sub) {
+	if s.domain != trjson.DomainMarketPrice {
+		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Domain "+s.domain.String()+" is not supported by this service")})
+		return
+	}
+	h := c.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	it := h.sourceItemLocked(s.domain, s.name)
+	it.subs[s] = struct{}{}
+	it.stat.Subscribers = len(it.subs)
+	s.item = it
+	c.smu.Lock()
+	if s.streaming {
+		c.streams[s.id] = s
+	} else {
+		c.snaps = append(c.snaps, s)
+	}
+	c.smu.Unlock()
+	if it.src.ready {
+		c.pushImageLocked(s, true, nil)
+	}
+}
 
 // qosChecked: Symbol Lists do not use Qos (§35.3), Source Directory
 // requests carry none of an item's.
@@ -323,6 +368,18 @@ func (c *conn) pushImageLocked(s *sub, solicited bool, pui trjson.Raw) {
 	base := trjson.Msg{Type: trjson.TypeRefresh, ID: s.id, Domain: s.domain,
 		Key: trjson.Key{Name: s.name, Service: c.cfg.Service}, HasKey: true,
 		State: state, HasState: true, NotSolicited: !solicited, PostUserInfo: pui}
+	s.gotImage = true
+	if s.item != nil && s.item.src != nil {
+		m := base
+		c.sourceImageLocked(s, &m)
+		c.push(out{m: &m})
+		if !s.streaming {
+			// A snapshot is answered once; the item may close.
+			c.forget(s)
+			c.h.removeSubLocked(s)
+		}
+		return
+	}
 	switch s.domain {
 	case trjson.DomainMarketPrice:
 		fields, seq := s.inst.Image(nil)

@@ -76,6 +76,12 @@ func (c *conn) handleLogin(m *trjson.Msg) {
 			c.armExpiry(p, exp)
 		})
 	case c.cfg.ADSMode && m.Key.Name != "":
+		if c.cfg.CheckUser != nil {
+			if err := c.cfg.CheckUser(m.Key.Name); err != nil {
+				c.failLogin(m.ID, trjson.CodeUserUnknownToPermSys, err.Error())
+				return
+			}
+		}
 		c.acceptLogin(m.ID, m.Key.Name, a, false, m.WantsRefresh(), nil)
 	default:
 		c.failLogin(m.ID, trjson.CodeUserUnknownToPermSys, "Login requires Key.NameType \"AuthnToken\" and an AuthenticationToken")

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/ertkit/ertkit/trjson"
 )
@@ -119,9 +121,15 @@ func (c *conn) handlePost(m *trjson.Msg) {
 		}
 		fields = append(fields, f.Clone())
 	}
-	inst, ok := c.cfg.Universe.Lookup(name)
-	if !ok {
-		nak(trjson.NakSymbolUnknown, "Item "+name+" is not in the cache")
+	var inst Instrument
+	if c.cfg.Source == nil {
+		var ok bool
+		if inst, ok = c.cfg.Universe.Lookup(name); !ok {
+			nak(trjson.NakSymbolUnknown, "Item "+name+" is not in the cache")
+			return
+		}
+	} else if _, ok := c.cfg.Source.(Poster); !ok {
+		nak(trjson.NakAccessDenied, "Posting is not supported by this service")
 		return
 	}
 	pui := m.PostUserInfo.Clone()
@@ -164,7 +172,13 @@ func (c *conn) handlePost(m *trjson.Msg) {
 		delete(c.posts, m.PostID)
 	}
 	if len(fields) > 0 {
-		if err := c.h.post(inst, fields, refresh, pui); err != nil {
+		var err error
+		if inst != nil {
+			err = c.h.post(inst, fields, refresh, pui)
+		} else {
+			err = c.postToSource(Post{Domain: domain, Name: name, Fields: fields, Refresh: refresh, PostUserInfo: pui, User: c.loginName})
+		}
+		if err != nil {
 			nak(trjson.NakInvalidContent, err.Error())
 			return
 		}
@@ -173,6 +187,25 @@ func (c *conn) handlePost(m *trjson.Msg) {
 	if m.Ack {
 		ack(&trjson.Msg{Type: trjson.TypeAck, ID: m.ID, Domain: m.Domain, AckID: m.PostID, Text: "All is well"})
 	}
+}
+
+// sourcePostTimeout bounds a post forwarded to a Source.
+const sourcePostTimeout = 15 * time.Second
+
+// postToSource forwards a complete post to the Source. It runs on the
+// connection's read loop: the Ack or Nak follows the source's answer, as
+// an ADS answers after its provider.
+func (c *conn) postToSource(p Post) error {
+	ctx, cancel := context.WithTimeout(context.Background(), sourcePostTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return c.cfg.Source.(Poster).Post(ctx, p)
 }
 
 // mergeFields adds later to earlier, a later value replacing an earlier
