@@ -1,10 +1,10 @@
-// Package gateway makes the HTTP calls to the LSEG Delivery Platform (token
+// Package platform makes the HTTP calls to the LSEG Delivery Platform (token
 // endpoint, service discovery) with the etiquette both callers share:
 // redirects followed by hand under strict rules, bounded retries with
 // exponential back-off and full jitter on 5xx/429/network errors (honouring
 // Retry-After), optional pacing, a timeout on every request, and typed
 // errors that never carry secrets.
-package gateway
+package platform
 
 import (
 	"context"

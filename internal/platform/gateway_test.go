@@ -1,4 +1,4 @@
-package gateway
+package platform
 
 import (
 	"context"
