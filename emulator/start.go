@@ -171,7 +171,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	}
 	hub, err := server.NewHub(server.Config{
 		Universe:   universe{market.NewUniverse(cfg.Seed)},
-		Dictionary: dict{dictionary.Default()},
+		Dictionary: dictionary.Default(),
 		Store:      e.store,
 		Rate:       cfg.Rate, LoadMode: cfg.RateSet && cfg.Rate == 0, SendTimestamps: cfg.SendTimestamps,
 		Pack: cfg.Pack, Conflate: cfg.Conflate,

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ertkit/ertkit/dictionary"
 	"github.com/ertkit/ertkit/server/tokens"
 	"github.com/ertkit/ertkit/trjson"
 )
@@ -66,7 +67,7 @@ type Config struct {
 	// no token): a non-nil error refuses it with the error's text.
 	CheckUser func(name string) error
 	// Dictionary maps field names and FIDs (views, post validation).
-	// Required.
+	// Default dictionary.Default(); *dictionary.Dictionary fits.
 	Dictionary Dictionary
 	// Store validates Login tokens. Required unless ADSMode.
 	Store *tokens.Store
@@ -187,6 +188,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.SymbolListChangeEvery == 0 {
 		c.SymbolListChangeEvery = DefaultSymbolListChangeEvery
+	}
+	if c.Dictionary == nil {
+		c.Dictionary = dictionary.Default()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

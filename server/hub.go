@@ -15,10 +15,10 @@ import (
 )
 
 // ErrConfig is wrapped by errors about an unusable Config.
-var ErrConfig = errors.New("stream: invalid config")
+var ErrConfig = errors.New("server: invalid config")
 
 // ErrUnknownItem is returned by item faults naming an item nobody watches.
-var ErrUnknownItem = errors.New("stream: no open stream for item")
+var ErrUnknownItem = errors.New("server: no open stream for item")
 
 // Hub owns the market data of one emulator and fans every tick out to the
 // subscriptions of every endpoint. Create with NewHub, stop with Close.
@@ -125,8 +125,8 @@ const maxSeqHistory = 256
 
 // NewHub checks cfg, applies defaults and starts the tick scheduler.
 func NewHub(cfg Config) (*Hub, error) {
-	if (cfg.Universe == nil) == (cfg.Source == nil) || cfg.Dictionary == nil {
-		return nil, fmt.Errorf("%w: exactly one of Universe and Source, and a Dictionary, are required", ErrConfig)
+	if (cfg.Universe == nil) == (cfg.Source == nil) {
+		return nil, fmt.Errorf("%w: exactly one of Universe and Source is required", ErrConfig)
 	}
 	if cfg.Source != nil && cfg.LoadMode {
 		return nil, fmt.Errorf("%w: load mode generates from a Universe, not a Source", ErrConfig)

@@ -95,7 +95,7 @@ func (ls *loadState) templates(s *sub, svc string) *[loadRing]loadTmpl {
 		si := bytes.Index(enc, seqText)
 		ti := bytes.LastIndex(enc, timeText)
 		if si < 0 || ti < si+len(seqText) {
-			panic("stream: load template without sentinels: " + string(enc))
+			panic("server: load template without sentinels: " + string(enc))
 		}
 		ls.tmpl[i] = loadTmpl{a: enc[:si], b: enc[si+len(seqText) : ti], c: enc[ti+len(timeText):]}
 	}

@@ -256,7 +256,9 @@ func (c *conn) cookieLogin() {
 	const id = -1
 	a := loginAttrs{appID: c.cookie.appID, position: c.cookie.position, token: c.cookie.token}
 	p, exp, err := c.validate(a.token)
-	if err != nil && !(c.cfg.ADSMode && a.token != "") {
+	// An ADS accepts any cookie token, unless logins are checked
+	// (Config.CheckUser: a gateway with an access list).
+	if err != nil && !(c.cfg.ADSMode && a.token != "" && c.cfg.CheckUser == nil) {
 		c.failLogin(id, trjson.CodeNotEntitled, loginFailText(err))
 		return
 	}

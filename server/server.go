@@ -23,7 +23,7 @@ const Path = "/WebSocket"
 const Subprotocol = "tr_json2"
 
 // ErrNoConn is returned by DropConn for an unknown connection ID.
-var ErrNoConn = errors.New("stream: no such connection")
+var ErrNoConn = errors.New("server: no such connection")
 
 // Server is one streaming endpoint.
 type Server struct {

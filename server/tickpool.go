@@ -93,7 +93,7 @@ func (t *tick) release() {
 	case n == 0:
 		t.pool.put(t)
 	case n < 0:
-		panic("stream: tick released more often than retained")
+		panic("server: tick released more often than retained")
 	}
 }
 
