@@ -56,6 +56,8 @@ type conn struct {
 	loggedIn  atomic.Bool
 	loginID   atomic.Int64
 	loginName string
+	user      atomic.Pointer[string] // loginName, for Conns
+	sent      atomic.Int64           // messages written
 	appID     string
 	position  string
 	tokenLike bool
@@ -383,6 +385,7 @@ func (c *conn) writeLoop() {
 		}
 		werr = c.writeData(fb.Frame())
 		c.srv.msgsSent.Add(int64(fb.Count()))
+		c.sent.Add(int64(fb.Count()))
 		c.srv.framesSent.Add(1)
 		fb.Reset()
 	}
@@ -393,6 +396,7 @@ func (c *conn) writeLoop() {
 		}
 		werr = c.writeData(frame)
 		c.srv.msgsSent.Add(int64(n))
+		c.sent.Add(int64(n))
 		c.srv.framesSent.Add(1)
 	}
 	add := func(m *trjson.Msg) {

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ertkit/ertkit/consumer"
+	"github.com/ertkit/ertkit/gateway"
+	"github.com/ertkit/ertkit/gateway/metrics"
+	"github.com/ertkit/ertkit/internal/certs"
+	"github.com/ertkit/ertkit/server"
+)
+
+type gatewayCmd struct {
+	connFlags
+	Listen         string        `name:"listen" default:"127.0.0.1:15000" help:"Downstream ws:// listen address (\"\" for none)."`
+	ListenTLS      string        `name:"listen-tls" help:"Downstream wss:// listen address (e.g. 127.0.0.1:15001)."`
+	Cert           string        `name:"cert" type:"path" help:"Server certificate (PEM) for --listen-tls; default: a generated CA and certificate for the loopback names."`
+	Key            string        `name:"key" type:"path" help:"Server key (PEM) for --cert."`
+	CAOut          string        `name:"ca-out" type:"path" help:"Where to write the generated CA certificate (default: a temporary file, removed on exit)."`
+	InsecureListen bool          `name:"insecure-listen" help:"Allow listening on non-loopback addresses (then give an --access file)."`
+	Access         string        `name:"access" type:"path" help:"JSON access file: downstream users, their tokens and allowed RICs (see docs/GATEWAY.md). Default: any user name, every RIC (loopback only)."`
+	Linger         time.Duration `name:"linger" default:"0s" help:"Keep an upstream item open this long after its last downstream stream closed."`
+	PingTimeout    time.Duration `name:"ping-timeout" default:"30s" help:"PingTimeout advertised downstream."`
+	QueueLimit     int           `name:"queue-limit" default:"65536" help:"Messages queued per downstream connection before it is dropped as a slow consumer."`
+	Pack           int           `name:"pack" default:"20" help:"Messages per downstream frame at most."`
+	MetricsAddr    string        `name:"metrics-addr" help:"Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464)."`
+}
+
+// gatewayInfo is the JSON line ert gateway prints when ready.
+type gatewayInfo struct {
+	WS      string `json:"ws,omitempty"`
+	WSS     string `json:"wss,omitempty"`
+	CAFile  string `json:"ca_file,omitempty"`
+	Metrics string `json:"metrics,omitempty"`
+}
+
+func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
+	if err := c.complete(env); err != nil {
+		return err
+	}
+	if c.Listen == "" && c.ListenTLS == "" {
+		return usageError("give --listen, --listen-tls or both")
+	}
+	var access *gateway.Access
+	if c.Access != "" {
+		var err error
+		if access, err = gateway.LoadAccess(c.Access); err != nil {
+			return usageError("--access: %v", err)
+		}
+	}
+	for _, a := range []string{c.Listen, c.ListenTLS, c.MetricsAddr} {
+		if a == "" || c.InsecureListen {
+			continue
+		}
+		if err := checkLoopback(a); err != nil {
+			return usageError("%v (pass --insecure-listen to allow it)", err)
+		}
+	}
+	if c.InsecureListen && access == nil {
+		return usageError("--insecure-listen needs an --access file: without one any user name may open any RIC")
+	}
+	if (c.Cert == "") != (c.Key == "") {
+		return usageError("--cert and --key go together")
+	}
+
+	// Bind first: a bad address fails before the upstream login.
+	var info gatewayInfo
+	var ln, tlsLn net.Listener
+	closeAll := func() {
+		for _, l := range []net.Listener{ln, tlsLn} {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
+	var err error
+	if c.Listen != "" {
+		if ln, err = net.Listen("tcp", c.Listen); err != nil {
+			return usageError("--listen: %v", err)
+		}
+		info.WS = "ws://" + ln.Addr().String() + server.Path
+	}
+	var tlsCfg *tls.Config
+	if c.ListenTLS != "" {
+		if tlsLn, err = net.Listen("tcp", c.ListenTLS); err != nil {
+			closeAll()
+			return usageError("--listen-tls: %v", err)
+		}
+		info.WSS = "wss://" + tlsLn.Addr().String() + server.Path
+		var b *certs.Bundle
+		if c.Cert != "" {
+			b, err = certs.Load(c.Cert, c.Key)
+		} else {
+			b, err = certs.Generate(nil, 0)
+		}
+		if err != nil {
+			closeAll()
+			return fail(ExitFailure, err, "gateway certificate")
+		}
+		tlsCfg = b.ServerTLS
+		if c.Cert == "" {
+			caFile, cleanup, err := writeCA(c.CAOut, b.CAPEM)
+			if err != nil {
+				closeAll()
+				return fail(ExitFailure, err, "writing the gateway CA")
+			}
+			defer cleanup()
+			info.CAFile = caFile
+		}
+	}
+
+	sess, err := newSession(ctx, &c.connFlags, env)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer sess.close()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go sess.tokens.Run(runCtx)
+
+	up := sess.consumerConfig(nil, env)
+	up.OnEvent = func(e consumer.Event) {
+		if e.Kind == consumer.EventItemState {
+			return
+		}
+		args := []any{"event", e.Kind.String(), "conn", e.Conn}
+		if e.Endpoint != "" {
+			args = append(args, "endpoint", e.Endpoint)
+		}
+		if e.Err != nil {
+			args = append(args, "err", oneLine(e.Err.Error()))
+		}
+		env.Log.Info("upstream", args...)
+	}
+	g, err := gateway.Start(ctx, gateway.Config{
+		Upstream: up, Service: c.Service, Linger: c.Linger, Access: access, Logger: env.Log,
+		Server: server.Config{PingTimeout: c.PingTimeout, QueueLimit: c.QueueLimit, Pack: c.Pack},
+	})
+	if err != nil {
+		closeAll()
+		var te *consumer.TokenError
+		if errors.As(err, &te) {
+			return fail(ExitAuth, err, "authentication")
+		}
+		if errors.Is(err, gateway.ErrConfig) {
+			return usageError("%v", err)
+		}
+		return fail(ExitConnection, err, "connecting upstream to %v", up.Endpoints)
+	}
+	defer g.Close()
+	if ln != nil {
+		if _, err := g.Serve(ln, nil); err != nil {
+			return fail(ExitFailure, err, "gateway")
+		}
+	}
+	if tlsLn != nil {
+		if _, err := g.Serve(tlsLn, tlsCfg); err != nil {
+			return fail(ExitFailure, err, "gateway")
+		}
+	}
+	if c.MetricsAddr != "" {
+		addr, stop, err := serveMetrics(c.MetricsAddr, metrics.New(g))
+		if err != nil {
+			return usageError("--metrics-addr: %v", err)
+		}
+		defer stop()
+		info.Metrics = "http://" + addr + "/metrics"
+	}
+	line, _ := json.Marshal(info)
+	fmt.Fprintf(env.Stdout, "%s\n", line)
+	if f, ok := env.Stdout.(*os.File); ok {
+		f.Sync()
+	}
+	env.Log.Info("gateway ready; stop with Ctrl-C", "upstream", up.Endpoints)
+	<-ctx.Done()
+	return nil
+}
+
+// writeCA writes the generated CA where asked, or into a temporary
+// directory that cleanup removes.
+func writeCA(path string, pem []byte) (string, func(), error) {
+	if path != "" {
+		return path, func() {}, os.WriteFile(path, pem, 0o644)
+	}
+	dir, err := os.MkdirTemp("", "ert-gateway-ca")
+	if err != nil {
+		return "", func() {}, err
+	}
+	f := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(f, pem, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", func() {}, err
+	}
+	return f, func() { os.RemoveAll(dir) }, nil
+}
+
+// serveMetrics serves one collector (plus the Go runtime's) at /metrics.
+func serveMetrics(addr string, c prometheus.Collector) (string, func(), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return ln.Addr().String(), func() { hs.Close() }, nil
+}
