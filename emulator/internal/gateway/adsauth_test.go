@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +113,63 @@ func TestGetTokenRateLimited(t *testing.T) {
 	}
 	if got := e.gw.Stats().RateLimited; got != 2 {
 		t.Errorf("RateLimited %d", got)
+	}
+}
+
+// pythonGetToken does what LSEG's Python authentication example does with
+// /getToken (requests, form data, r.json()['success'], r.cookies), in our
+// own words.
+const pythonGetToken = `
+import json, os, requests
+url, ca = os.environ["GW_URL"] + "/getToken", os.environ["GW_CA"]
+out = {}
+r = requests.post(url, data={"username": os.environ["GW_USER"], "password": os.environ["GW_PASSWORD"]}, verify=ca, timeout=10)
+j = r.json()
+out["ok"] = [r.status_code, j["success"] is True, r.cookies.get("AuthToken", "")]
+r = requests.post(url, data={"username": os.environ["GW_USER"], "password": "wrong"}, verify=ca, timeout=10)
+j = r.json()
+out["bad"] = [r.status_code, j["success"] is False, "AuthToken" in r.cookies]
+print(json.dumps(out))
+`
+
+// TestGetTokenPythonRequests: Python requests reads the answer and the
+// cookie the way the example does. Skipped without python3-requests.
+func TestGetTokenPythonRequests(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import requests").Run(); err != nil {
+		t.Skipf("%s with requests not available: %v", py, err)
+	}
+	e := newEnv(t, nil)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, e.bundle.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", pythonGetToken)
+	cmd.Env = append(os.Environ(), "GW_URL="+e.srv.URL, "GW_CA="+caFile, "GW_USER="+testUser, "GW_PASSWORD="+testPassword)
+	outb, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("python: %v\n%s", err, stderr)
+	}
+	var out map[string][]any
+	if err := json.Unmarshal(outb, &out); err != nil {
+		t.Fatalf("python output %q: %v", outb, err)
+	}
+	ok, bad := out["ok"], out["bad"]
+	if len(ok) != 3 || ok[0] != 200.0 || ok[1] != true {
+		t.Fatalf("success: %v", ok)
+	}
+	if tok, _ := ok[2].(string); tok == "" {
+		t.Fatal("requests found no AuthToken cookie")
+	} else if p, _, err := e.store.Validate(tok); err != nil || p.User != testUser {
+		t.Fatalf("cookie token: %+v %v", p, err)
+	}
+	if len(bad) != 3 || bad[0] != 401.0 || bad[1] != true || bad[2] != false {
+		t.Fatalf("failure: %v", bad)
 	}
 }
