@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // PathGetToken is the token endpoint of a deployed ADS's authentication
