@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ertkit/ertkit/consumer"
@@ -210,7 +211,7 @@ func writeCA(path string, pem []byte) (string, func(), error) {
 // serveMetrics serves one collector (plus the Go runtime's) at /metrics.
 func serveMetrics(addr string, c prometheus.Collector) (string, func(), error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
