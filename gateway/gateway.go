@@ -72,6 +72,8 @@ type Gateway struct {
 	client *consumer.Client
 	hub    *server.Hub
 	src    *upstream
+	// store holds the downstream tokens (access file, token endpoint).
+	store *tokens.Store
 
 	mu      sync.Mutex
 	servers []*server.Server
@@ -118,9 +120,9 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		sc.Logger = cfg.Logger.With("side", "downstream")
 	}
 	if a := cfg.Access; a != nil {
-		store := tokens.NewStore(nil)
-		a.registerTokens(store)
-		sc.Store = store
+		g.store = tokens.NewStore(nil)
+		a.registerTokens(g.store)
+		sc.Store = g.store
 		sc.ADSMode = a.allowNames()
 		sc.CheckUser = a.checkUser
 		sc.Entitled = a.entitled

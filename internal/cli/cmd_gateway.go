@@ -37,12 +37,16 @@ type gatewayCmd struct {
 	QueueLimit     int           `name:"queue-limit" default:"65536" help:"Messages queued per downstream connection before it is dropped as a slow consumer."`
 	Pack           int           `name:"pack" default:"20" help:"Messages per downstream frame at most."`
 	MetricsAddr    string        `name:"metrics-addr" help:"Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464)."`
+	TokenAddr      string        `name:"token-addr" help:"Serve an OAuth2 token endpoint for the access file's users at https://ADDR/auth/oauth2/v1|v2/token, so that clients written for RTO log in to the gateway unmodified."`
+	TokenLifetime  time.Duration `name:"token-lifetime" default:"10m" help:"Lifetime of the tokens of --token-addr."`
 }
 
 // gatewayInfo is the JSON line ert gateway prints when ready.
 type gatewayInfo struct {
 	WS      string `json:"ws,omitempty"`
 	WSS     string `json:"wss,omitempty"`
+	AuthV1  string `json:"auth_url_v1,omitempty"`
+	AuthV2  string `json:"auth_url_v2,omitempty"`
 	CAFile  string `json:"ca_file,omitempty"`
 	Metrics string `json:"metrics,omitempty"`
 }
@@ -61,7 +65,10 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 			return usageError("--access: %v", err)
 		}
 	}
-	for _, a := range []string{c.Listen, c.ListenTLS, c.MetricsAddr} {
+	if c.TokenAddr != "" && access == nil {
+		return usageError("--token-addr needs an --access file with users that have a password or client_secret")
+	}
+	for _, a := range []string{c.Listen, c.ListenTLS, c.MetricsAddr, c.TokenAddr} {
 		if a == "" || c.InsecureListen {
 			continue
 		}
@@ -78,9 +85,9 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 
 	// Bind first: a bad address fails before the upstream login.
 	var info gatewayInfo
-	var ln, tlsLn net.Listener
+	var ln, tlsLn, tokenLn net.Listener
 	closeAll := func() {
-		for _, l := range []net.Listener{ln, tlsLn} {
+		for _, l := range []net.Listener{ln, tlsLn, tokenLn} {
 			if l != nil {
 				l.Close()
 			}
@@ -93,6 +100,14 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 		}
 		info.WS = "ws://" + ln.Addr().String() + server.Path
 	}
+	if c.TokenAddr != "" {
+		if tokenLn, err = net.Listen("tcp", c.TokenAddr); err != nil {
+			closeAll()
+			return usageError("--token-addr: %v", err)
+		}
+		info.AuthV1 = "https://" + tokenLn.Addr().String() + gateway.TokenPathV1
+		info.AuthV2 = "https://" + tokenLn.Addr().String() + gateway.TokenPathV2
+	}
 	var tlsCfg *tls.Config
 	if c.ListenTLS != "" {
 		if tlsLn, err = net.Listen("tcp", c.ListenTLS); err != nil {
@@ -100,6 +115,8 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 			return usageError("--listen-tls: %v", err)
 		}
 		info.WSS = "wss://" + tlsLn.Addr().String() + server.Path
+	}
+	if tlsLn != nil || tokenLn != nil {
 		var b *certs.Bundle
 		if c.Cert != "" {
 			b, err = certs.Load(c.Cert, c.Key)
@@ -171,6 +188,15 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 		if _, err := g.Serve(tlsLn, tlsCfg); err != nil {
 			return fail(ExitFailure, err, "gateway")
 		}
+	}
+	if tokenLn != nil {
+		h, err := g.TokenHandler(c.TokenLifetime)
+		if err != nil {
+			return usageError("--token-addr: %v", err)
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg.Clone()}
+		go hs.ServeTLS(tokenLn, "", "")
+		defer hs.Close()
 	}
 	if c.MetricsAddr != "" {
 		addr, stop, err := serveMetrics(c.MetricsAddr, metrics.New(g))
