@@ -49,9 +49,9 @@ type User struct {
 	// ClientSecret, when set, is the user's secret for the v2
 	// client_credentials grant of the gateway's token endpoint
 	// (client_id = Name).
-	ClientSecret string `json:"client_secret,omitempty"`
-	Allow []string `json:"allow"`
-	Deny  []string `json:"deny,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Allow        []string `json:"allow"`
+	Deny         []string `json:"deny,omitempty"`
 }
 
 // String never shows the secrets.
