@@ -160,3 +160,22 @@ func TestGatewayUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// ert doctor --gateway checks a running gateway and reports its upstream
+// session from its metrics.
+func TestDoctorGateway(t *testing.T) {
+	emu := startEmu(t, emulator.Config{})
+	g := startGateway(t, v2Env(emu.Info()), "--metrics-addr", "127.0.0.1:0")
+	r := ert(t, nil, "doctor", "--gateway", g.WS, "--gateway-metrics", g.Metrics, "--ric", "IBM.N")
+	if r.code != 0 || !strings.Contains(r.stdout, "all checks passed") || !strings.Contains(r.stdout, "upstream reconnects") {
+		t.Fatalf("doctor --gateway: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = ert(t, nil, "doctor", "--gateway", "ws://127.0.0.1:1/WebSocket")
+	if r.code == 0 || !strings.Contains(r.stdout, "FAIL") {
+		t.Fatalf("doctor against a dead gateway: exit %d\n%s", r.code, r.stdout)
+	}
+	r = ert(t, nil, "doctor", "--gateway", "htp:/bad")
+	if r.code != 2 {
+		t.Fatalf("bad --gateway URL: exit %d %s", r.code, r.stderr)
+	}
+}
