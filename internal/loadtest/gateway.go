@@ -41,6 +41,9 @@ type GatewayConfig struct {
 	Duration time.Duration
 	// Pack is the gateway's messages per downstream frame. Default 20.
 	Pack int
+	// SettleMax bounds the wait for the set-up's backlog to drain before
+	// measuring. Default 1 minute.
+	SettleMax time.Duration
 }
 
 // GatewayResult is what RunGateway measured.
@@ -101,6 +104,9 @@ func (c GatewayConfig) withDefaults() GatewayConfig {
 	}
 	if c.Pack <= 0 {
 		c.Pack = 20
+	}
+	if c.SettleMax <= 0 {
+		c.SettleMax = time.Minute
 	}
 	return c
 }
@@ -215,7 +221,7 @@ func RunGateway(ctx context.Context, cfg GatewayConfig) (GatewayResult, error) {
 	// The set-up's backlog (updates queued upstream while 200,000 images
 	// went out) would otherwise be measured as latency.
 	settle := time.Now()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(cfg.SettleMax); time.Now().Before(deadline); {
 		if lastUp.Load() < int64(50*time.Millisecond) {
 			res.Drained = true
 			break
