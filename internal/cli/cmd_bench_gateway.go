@@ -16,6 +16,7 @@ type benchGatewayCmd struct {
 	Duration time.Duration `name:"duration" default:"10s" help:"Measured phase, after every client has every image (at most 10m)."`
 	Pack     int           `name:"pack" default:"20" help:"Messages per downstream frame at most."`
 	JSON     bool          `name:"json" help:"Print the result as one JSON object."`
+	CPUProf  string        `name:"cpuprofile" type:"path" help:"Write a CPU profile of the whole run (emulator, gateway and clients share the process) to this file."`
 }
 
 func (c *benchGatewayCmd) run(ctx context.Context, env *Env) error {
@@ -29,6 +30,11 @@ func (c *benchGatewayCmd) run(ctx context.Context, env *Env) error {
 	case c.Duration <= 0 || c.Duration > 10*time.Minute:
 		return usageError("--duration must be > 0 and ≤ 10m")
 	}
+	stop, err := startProfiles(c.CPUProf, "")
+	if err != nil {
+		return fail(ExitFailure, err, "profiling")
+	}
+	defer stop()
 	env.Log.Warn("bench gateway: setting up", "clients", c.Clients, "items", c.Items)
 	r, err := loadtest.RunGateway(ctx, loadtest.GatewayConfig{Clients: c.Clients, Items: c.Items, Rate: c.Rate, Duration: c.Duration, Pack: c.Pack})
 	if err != nil {
