@@ -175,8 +175,12 @@ func (g *Gateway) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	g.hub.Close()
+	// The upstream session goes before the hub: the hub closes its open
+	// items at the source, and one upstream Close per item would wait on
+	// a session that may be down.
+	g.src.closing.Store(true)
 	errs = append(errs, g.client.Close())
+	g.hub.Close()
 	return errors.Join(errs...)
 }
 
