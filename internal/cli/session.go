@@ -107,7 +107,7 @@ func (c *connFlags) signIn(ctx context.Context, env *Env) (*session, auth.Token,
 	if err != nil {
 		return nil, auth.Token{}, err
 	}
-	s := &session{flags: c, tls: tlsConf, http: httpClient(tlsConf)}
+	s := &session{flags: c, tls: tlsConf, http: reloadingHTTPClient(tlsConf, c.CAFile)}
 	s.tokens = auth.NewManager(g, auth.Options{HTTPClient: s.http, Logger: env.Log})
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
