@@ -127,6 +127,12 @@ type Config struct {
 	// removed one added back, chosen with Seed). Default 30; < 0 never.
 	SymbolListChangeEvery int
 
+	// APIIdleTimeout closes a keep-alive connection of the API listener
+	// (token, discovery, admin) idle this long between requests. A request
+	// must send its headers within 10 s and its body within 30 s.
+	// Default 60 s.
+	APIIdleTimeout time.Duration
+
 	// Logger receives the emulator's logs. Default: discard.
 	Logger *slog.Logger
 }

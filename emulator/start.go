@@ -81,6 +81,9 @@ func (cfg *Config) applyDefaults() {
 	if !cfg.RateSet && cfg.Rate == 0 {
 		cfg.Rate = 1
 	}
+	if cfg.APIIdleTimeout <= 0 {
+		cfg.APIIdleTimeout = 60 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -227,7 +230,10 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", http.HandlerFunc(e.serveAdmin))
 	mux.Handle("/", gw)
-	e.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	// Timeouts: a local client that opens connections and never finishes
+	// (or never closes) a request must not hold them for ever.
+	e.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: cfg.APIIdleTimeout, ErrorLog: log.New(io.Discard, "", 0)}
 	httpScheme := "https"
 	var l net.Listener = apiLn
 	if bundle != nil {
