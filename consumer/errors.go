@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ertkit/ertkit/internal/gateway"
+	"github.com/ertkit/ertkit/internal/platform"
 	"github.com/ertkit/ertkit/trjson"
 )
 
@@ -58,7 +58,7 @@ func classifyTLS(err error) error {
 	switch {
 	case errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci):
 		return fmt.Errorf("%w: %w", ErrCertificate, err)
-	case gateway.TLSVersionMismatch(err):
+	case platform.TLSVersionMismatch(err):
 		return fmt.Errorf("%w: %w", ErrTLSVersion, err)
 	}
 	return err

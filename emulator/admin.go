@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/emulator/internal/gateway"
-	"github.com/ertkit/ertkit/emulator/internal/stream"
+	"github.com/ertkit/ertkit/server"
 )
 
 // The admin API, served on the API listener under /admin/ to loopback
@@ -54,13 +54,13 @@ type State struct {
 // EndpointState describes one streaming endpoint.
 type EndpointState struct {
 	Endpoint
-	Stats       stream.Stats      `json:"stats"`
-	Connections []stream.ConnInfo `json:"connections"`
+	Stats       server.Stats      `json:"stats"`
+	Connections []server.ConnInfo `json:"connections"`
 }
 
 // ItemState is what the hub sent for one item: every endpoint sends the
 // same SeqNumbers.
-type ItemState = stream.ItemStats
+type ItemState = server.ItemStats
 
 // State returns a snapshot of counters and live connections.
 func (e *Emulator) State() State {

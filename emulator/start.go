@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/dictionary"
-	"github.com/ertkit/ertkit/emulator/internal/certs"
 	"github.com/ertkit/ertkit/emulator/internal/gateway"
-	"github.com/ertkit/ertkit/emulator/internal/market"
-	"github.com/ertkit/ertkit/emulator/internal/stream"
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/internal/certs"
+	"github.com/ertkit/ertkit/internal/market"
+	"github.com/ertkit/ertkit/server"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // ErrConfig is wrapped by Start's errors about an unusable Config.
@@ -34,8 +34,8 @@ type Emulator struct {
 	log     *slog.Logger
 	store   *tokens.Store
 	gw      *gateway.Gateway
-	hub     *stream.Hub
-	servers []*stream.Server
+	hub     *server.Hub
+	servers []*server.Server
 	api     *http.Server
 	apiLn   net.Listener
 	info    Info
@@ -172,9 +172,9 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 		lns = append(lns, ln)
 	}
-	hub, err := stream.NewHub(stream.Config{
+	hub, err := server.NewHub(server.Config{
 		Universe:   universe{market.NewUniverse(cfg.Seed)},
-		Dictionary: dict{dictionary.Default()},
+		Dictionary: dictionary.Default(),
 		Store:      e.store,
 		Rate:       cfg.Rate, LoadMode: cfg.RateSet && cfg.Rate == 0, SendTimestamps: cfg.SendTimestamps,
 		Pack: cfg.Pack, Conflate: cfg.Conflate,
@@ -201,9 +201,9 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		scheme = "ws"
 	}
 	for i, ln := range lns {
-		e.servers = append(e.servers, stream.NewServer(hub, strconv.Itoa(i), ln, srvTLS))
+		e.servers = append(e.servers, server.NewServer(hub, strconv.Itoa(i), ln, srvTLS))
 		host, port := hostPort(ln.Addr())
-		ep := Endpoint{Host: host, Port: port, URL: scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + stream.Path}
+		ep := Endpoint{Host: host, Port: port, URL: scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + server.Path}
 		for _, s := range cfg.Topology {
 			if s.Endpoint == i && (ep.Location == nil || strings.HasPrefix(s.Location[0], "us-east-1") && !strings.HasPrefix(ep.Location[0], "us-east-1")) {
 				ep.Location = append([]string(nil), s.Location...)

@@ -27,7 +27,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // Paths of the endpoints.
