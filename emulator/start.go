@@ -180,6 +180,8 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		Pack: cfg.Pack, Conflate: cfg.Conflate,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxMsgSize: cfg.MaxMsgSize,
 		QueueLimit: cfg.QueueLimit, NotFoundText: cfg.NotFoundText, ADSMode: cfg.ADSMode,
+		QueueBytes: cfg.QueueBytes, WriteTimeout: cfg.WriteTimeout, LoginTimeout: cfg.LoginTimeout,
+		MaxConnections: cfg.MaxConnections, IdleTimeout: cfg.APIIdleTimeout,
 		KeepV1SessionsAfterExpiry: cfg.KeepV1SessionsAfterExpiry, CloseV2SessionsAtExpiry: cfg.CloseV2SessionsAtExpiry,
 		DisablePost: cfg.DisablePost, Seed: cfg.Seed, Logger: cfg.Logger.With("component", "stream"),
 		CatchUnknownKeys: cfg.CatchUnknownKeys, AllowUnknownFIDs: cfg.AllowUnknownFIDs,
