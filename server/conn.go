@@ -447,7 +447,8 @@ func (c *conn) writeLoop() {
 		}
 	}
 	var load loadWriter
-	loadIdle := false // the last load fill produced nothing (all paused)
+	loadIdle := false         // the last load fill produced nothing (all paused)
+	var deadlineSet time.Time // when the write deadline was last moved
 	for {
 		loading := c.cfg.LoadMode && !loadIdle && c.hasLoadSubs()
 		if loading {
@@ -474,10 +475,15 @@ func (c *conn) writeLoop() {
 		if u := c.stallWriteUntil.Load(); u != 0 && !c.waitUntil(u) {
 			return
 		}
-		// Every write of this round must finish within WriteTimeout: a
+		// Every write of this round must finish within WriteTimeout (at
+		// least 7/8 of it: the deadline is moved only when an eighth has
+		// passed, which keeps the call off the load-mode fast path): a
 		// client that stops reading cannot park the writer (and what it
 		// holds) for ever.
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+		if now := time.Now(); now.Sub(deadlineSet) > c.cfg.WriteTimeout/8 {
+			_ = c.nc.SetWriteDeadline(now.Add(c.cfg.WriteTimeout))
+			deadlineSet = now
+		}
 		batch := c.take()
 		for _, o := range batch {
 			switch {
