@@ -48,8 +48,12 @@ var (
 	ErrClosed = errors.New("auth: token manager closed")
 )
 
-// permanent reports errors that repeating the same request cannot fix.
+// permanent reports errors that repeating the same request cannot fix:
+// the gateway's refusals and a server that shares no TLS version with us.
 func permanent(err error) bool {
+	if platform.TLSVersionMismatch(err) {
+		return true
+	}
 	for _, e := range []error{ErrFatal, ErrCredentials, ErrRedirect, ErrInsecureURL, ErrConfig, ErrPasswordPolicy, ErrJWK} {
 		if errors.Is(err, e) {
 			return true

@@ -103,6 +103,19 @@ type Config struct {
 	// client that lets it fill up is disconnected, so that a slow client
 	// never delays the others. Default 65536.
 	QueueLimit int
+	// QueueBytes bounds each connection's outbound queue in estimated
+	// bytes (a client that fills it is dropped too); only the latest
+	// unsent Pong is queued. Default 32 MiB.
+	QueueBytes int
+	// WriteTimeout drops a client that does not read: one write to it
+	// blocked this long. Default 30 s.
+	WriteTimeout time.Duration
+	// LoginTimeout closes a streaming connection without an accepted
+	// Login this long after it opened. Default 30 s.
+	LoginTimeout time.Duration
+	// MaxConnections bounds the connections of each streaming endpoint;
+	// more are refused with HTTP 503. Default 512.
+	MaxConnections int
 	// KeepV1SessionsAfterExpiry keeps a streaming session open when its v1
 	// token expires without a Login reissue. Default false: v1 sessions
 	// must reissue, as the v1 examples do.
@@ -138,6 +151,13 @@ type Config struct {
 	// changes of a watched Symbol List (a constituent removed, or a
 	// removed one added back, chosen with Seed). Default 30; < 0 never.
 	SymbolListChangeEvery int
+
+	// APIIdleTimeout closes a keep-alive connection of the API listener
+	// (token, discovery, admin) idle this long between requests, and a
+	// streaming endpoint's HTTP connection idle before its WebSocket
+	// upgrade. A request must send its headers within 10 s and (API) its
+	// body within 30 s. Default 60 s.
+	APIIdleTimeout time.Duration
 
 	// Logger receives the emulator's logs. Default: discard.
 	Logger *slog.Logger

@@ -81,6 +81,9 @@ func (cfg *Config) applyDefaults() {
 	if !cfg.RateSet && cfg.Rate == 0 {
 		cfg.Rate = 1
 	}
+	if cfg.APIIdleTimeout <= 0 {
+		cfg.APIIdleTimeout = 60 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -180,6 +183,8 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		Pack: cfg.Pack, Conflate: cfg.Conflate,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxMsgSize: cfg.MaxMsgSize,
 		QueueLimit: cfg.QueueLimit, NotFoundText: cfg.NotFoundText, ADSMode: cfg.ADSMode,
+		QueueBytes: cfg.QueueBytes, WriteTimeout: cfg.WriteTimeout, LoginTimeout: cfg.LoginTimeout,
+		MaxConnections: cfg.MaxConnections, IdleTimeout: cfg.APIIdleTimeout,
 		KeepV1SessionsAfterExpiry: cfg.KeepV1SessionsAfterExpiry, CloseV2SessionsAtExpiry: cfg.CloseV2SessionsAtExpiry,
 		DisablePost: cfg.DisablePost, Seed: cfg.Seed, Logger: cfg.Logger.With("component", "stream"),
 		CatchUnknownKeys: cfg.CatchUnknownKeys, AllowUnknownFIDs: cfg.AllowUnknownFIDs,
@@ -227,7 +232,10 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", http.HandlerFunc(e.serveAdmin))
 	mux.Handle("/", gw)
-	e.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	// Timeouts: a local client that opens connections and never finishes
+	// (or never closes) a request must not hold them for ever.
+	e.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: cfg.APIIdleTimeout, ErrorLog: log.New(io.Discard, "", 0)}
 	httpScheme := "http"
 	var l net.Listener = apiLn
 	if !cfg.PlainAPI {

@@ -11,9 +11,13 @@
 // is one endpoint (one listener).
 //
 // Slow consumers: every connection has a bounded outbound queue
-// (Config.QueueLimit messages). Producers never block on it; when it is
-// full the connection is dropped, like an ADS drops a consumer that cannot
-// keep up, so one slow client never delays the others.
+// (Config.QueueLimit messages, Config.QueueBytes bytes). Producers never
+// block on it; when it is full the connection is dropped, like an ADS
+// drops a consumer that cannot keep up, so one slow client never delays
+// the others. Hostile clients: writes have a deadline (WriteTimeout),
+// connections without a Login are closed (LoginTimeout), an endpoint
+// holds at most MaxConnections, and an Error echoes at most 512 bytes of
+// the frame it refuses.
 package server
 
 import (
@@ -28,9 +32,28 @@ import (
 
 // Defaults applied to zero Config fields.
 const (
-	DefaultMaxMsgSize   = 61440
-	DefaultPingTimeout  = 30 * time.Second
-	DefaultQueueLimit   = 1 << 16
+	DefaultMaxMsgSize  = 61440
+	DefaultPingTimeout = 30 * time.Second
+	DefaultQueueLimit  = 1 << 16
+	// DefaultQueueBytes bounds a connection's outbound queue in (estimated
+	// encoded) bytes: with the batch the writer holds, at most twice this
+	// is queued per connection.
+	DefaultQueueBytes = 32 << 20
+	// DefaultWriteTimeout bounds one write to a client's socket: a client
+	// that reads nothing (its TCP window stays shut) is dropped after it.
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultLoginTimeout is how long a connection may stay without an
+	// accepted Login before it is closed.
+	DefaultLoginTimeout = 30 * time.Second
+	// DefaultMaxConnections bounds the connections of one endpoint.
+	DefaultMaxConnections = 512
+	// DefaultIdleTimeout closes an HTTP keep-alive connection of an
+	// endpoint that never upgraded to a WebSocket and sends nothing.
+	DefaultIdleTimeout = 60 * time.Second
+	// maxEchoBytes bounds how much of a refused frame an Error message
+	// echoes in Debug.Message: a client must not make the server queue
+	// more than it sent (or several times more, with JSON escaping).
+	maxEchoBytes        = 512
 	DefaultService      = "ELEKTRON_DD"
 	DefaultServiceID    = 257
 	DefaultNotFoundText = "**The record could not be found"
@@ -103,6 +126,28 @@ type Config struct {
 	// QueueLimit is the bound of each connection's outbound queue, in
 	// messages. Default DefaultQueueLimit.
 	QueueLimit int
+	// QueueBytes bounds each connection's outbound queue in estimated
+	// encoded bytes; a client that lets either bound fill is dropped as a
+	// slow consumer. Pongs count too, but only the latest unsent one is
+	// kept (RFC 6455 §5.5.3 allows it), so a Ping flood cannot grow the
+	// queue. Default DefaultQueueBytes.
+	QueueBytes int
+	// WriteTimeout bounds each write to a client's socket; a client that
+	// does not read for that long is dropped (ReasonWriteTimeout).
+	// Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// LoginTimeout closes a connection that has no accepted Login this
+	// long after it opened (ReasonLoginTimeout). Default
+	// DefaultLoginTimeout.
+	LoginTimeout time.Duration
+	// MaxConnections bounds the WebSocket connections of each endpoint;
+	// an upgrade beyond it is answered 503 (Stats.OverCapacity). Default
+	// DefaultMaxConnections.
+	MaxConnections int
+	// IdleTimeout closes an endpoint's HTTP connection that sends nothing
+	// for this long before upgrading to a WebSocket (headers must arrive
+	// within 10 s). Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Service is the service name in Keys. Default "ELEKTRON_DD".
 	Service string
 	// NotFoundText is the State.Text for an unknown item. Default
@@ -179,6 +224,21 @@ func (c *Config) applyDefaults() {
 	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = DefaultQueueLimit
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.LoginTimeout <= 0 {
+		c.LoginTimeout = DefaultLoginTimeout
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.Service == "" {
 		c.Service = DefaultService

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gobwas/ws"
 
@@ -34,6 +36,8 @@ type conn struct {
 	qmu    sync.Mutex
 	q      []out
 	spare  []out
+	qBytes int // estimated bytes in q
+	pongAt int // index in q of the pending Pong, -1 if none
 	dead   bool
 	notify chan struct{}
 
@@ -120,27 +124,62 @@ func newConn(srv *Server, nc net.Conn, br *bufio.Reader, id uint64) *conn {
 		notify:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		streams: map[int64]*sub{},
+		pongAt:  -1,
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
 	return c
 }
 
-// push queues o without blocking. A full queue means the client cannot
-// keep up: the connection is dropped.
+// outOverhead is what one queue entry costs besides its payload.
+const outOverhead = int(unsafe.Sizeof(out{}))
+
+// cost estimates the memory o holds while queued: its payload, for a
+// complete message about its encoded size. Ticks are shared between
+// connections and counted by QueueLimit only.
+func (o *out) cost() int {
+	n := outOverhead + len(o.data)
+	if m := o.m; m != nil {
+		n += 64 + len(m.Text) + len(m.PermData) + len(m.Key.Name) + len(m.State.Text) + len(m.Debug) +
+			len(m.Map) + len(m.Elements) + len(m.Message) + len(m.Other) + len(m.Vector) + len(m.Series) +
+			len(m.FilterList) + len(m.JSON) + len(m.Opaque) + len(m.XML) + len(m.PostUserInfo)
+		for i := range m.Fields {
+			n += 16 + len(m.Fields[i].Name) + len(m.Fields[i].Str)
+		}
+	}
+	return n
+}
+
+// push queues o without blocking. A full queue (QueueLimit messages or
+// QueueBytes bytes) means the client cannot keep up: the connection is
+// dropped. A Pong replaces a Pong still queued: a client that floods
+// Pings gets one Pong per write, not one per Ping.
 func (c *conn) push(o out) bool {
 	c.qmu.Lock()
 	if c.dead {
 		c.qmu.Unlock()
 		return false
 	}
-	if len(c.q) >= c.cfg.QueueLimit && o.ctl == ctlNone {
+	if o.ctl == ctlPong && c.pongAt >= 0 {
+		p := &c.q[c.pongAt]
+		c.qBytes += len(o.data) - len(p.data)
+		p.data = o.data
+		c.qmu.Unlock()
+		return true
+	}
+	cost := o.cost()
+	if o.ctl != ctlClose && (len(c.q) >= c.cfg.QueueLimit && o.ctl == ctlNone || c.qBytes+cost > c.cfg.QueueBytes) {
 		c.dead = true
+		queued, bytes := len(c.q), c.qBytes
 		c.qmu.Unlock()
 		c.srv.slowDrops.Add(1)
-		c.cfg.Logger.Warn("dropping slow consumer", "endpoint", c.srv.name, "conn", c.id, "queued", c.cfg.QueueLimit)
+		c.cfg.Logger.Warn("dropping slow consumer", "endpoint", c.srv.name, "conn", c.id, "queued", queued, "queued_bytes", bytes)
 		c.closeWith(ReasonSlowConsumer)
 		return false
 	}
+	if o.ctl == ctlPong {
+		c.pongAt = len(c.q)
+	}
+	c.qBytes += cost
 	c.q = append(c.q, o)
 	if o.ctl == ctlClose {
 		c.dead = true // nothing after the close
@@ -157,6 +196,7 @@ func (c *conn) take() []out {
 	c.qmu.Lock()
 	b := c.q
 	c.q = c.spare[:0]
+	c.qBytes, c.pongAt = 0, -1
 	c.qmu.Unlock()
 	return b
 }
@@ -245,6 +285,8 @@ const (
 	ReasonFault        = "fault"
 	ReasonShutdown     = "endpoint closed"
 	ReasonWriteError   = "write error"
+	ReasonWriteTimeout = "write timeout: the client does not read"
+	ReasonLoginTimeout = "no login within LoginTimeout"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -409,7 +451,8 @@ func (c *conn) writeLoop() {
 		}
 	}
 	var load loadWriter
-	loadIdle := false // the last load fill produced nothing (all paused)
+	loadIdle := false         // the last load fill produced nothing (all paused)
+	var deadlineSet time.Time // when the write deadline was last moved
 	for {
 		loading := c.cfg.LoadMode && !loadIdle && c.hasLoadSubs()
 		if loading {
@@ -435,6 +478,15 @@ func (c *conn) writeLoop() {
 		}
 		if u := c.stallWriteUntil.Load(); u != 0 && !c.waitUntil(u) {
 			return
+		}
+		// Every write of this round must finish within WriteTimeout (at
+		// least 7/8 of it: the deadline is moved only when an eighth has
+		// passed, which keeps the call off the load-mode fast path): a
+		// client that stops reading cannot park the writer (and what it
+		// holds) for ever.
+		if now := time.Now(); now.Sub(deadlineSet) > c.cfg.WriteTimeout/8 {
+			_ = c.nc.SetWriteDeadline(now.Add(c.cfg.WriteTimeout))
+			deadlineSet = now
 		}
 		batch := c.take()
 		for _, o := range batch {
@@ -505,6 +557,12 @@ func (c *conn) writeLoop() {
 			werr = c.bw.Flush()
 		}
 		if werr != nil {
+			if errors.Is(werr, os.ErrDeadlineExceeded) {
+				c.srv.writeTimeouts.Add(1)
+				c.cfg.Logger.Warn("dropping client that does not read", "endpoint", c.srv.name, "conn", c.id, "write_timeout", c.cfg.WriteTimeout)
+				c.closeWith(ReasonWriteTimeout)
+				return
+			}
 			c.closeWith(ReasonWriteError)
 			return
 		}

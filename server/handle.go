@@ -110,7 +110,13 @@ type debugInfo struct {
 
 // convError builds an Error message the way the ADS JSON converter
 // reports it (spec §22): Debug carries the offending JSON.
+// The echo is cut to maxEchoBytes: a hostile client sending frames of
+// MaxMsgSize must not make the server queue as much (or, with JSON
+// escaping, up to six times as much) in return.
 func convError(id int64, text string, offset int, raw []byte) *trjson.Msg {
+	if len(raw) > maxEchoBytes {
+		raw = raw[:maxEchoBytes]
+	}
 	d := debugInfo{File: "Converter/jsonToRwfSimple.C", Line: debugLine(text), Message: string(raw)}
 	if offset >= 0 {
 		d.Offset = &offset

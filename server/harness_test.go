@@ -33,7 +33,7 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config, endpoints int, useTLS bool) *env {
 	t.Helper()
-	e := &env{t: t, store: tokens.NewStore(nil), drops: make(chan string, 64)}
+	e := &env{t: t, store: tokens.NewStore(nil), drops: make(chan string, 1024)}
 	if cfg.Universe == nil && cfg.Source == nil {
 		cfg.Universe = newFakeUniverse()
 	}

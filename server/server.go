@@ -38,9 +38,11 @@ type Server struct {
 	nextID uint64
 	wg     sync.WaitGroup
 
-	delay atomic.Int64
+	delay     atomic.Int64
+	upgrading atomic.Int64 // upgrades in progress, counted against MaxConnections
 
 	accepted, logins, loginFailures, msgsSent, framesSent, slowDrops, pingTimeouts, posts, refused atomic.Int64
+	writeTimeouts, loginTimeouts, overCapacity                                                     atomic.Int64
 }
 
 // NewServer starts serving the endpoint on ln (wss when tlsCfg is
@@ -53,7 +55,7 @@ func NewServer(h *Hub, name string, ln net.Listener, tlsCfg *tls.Config) *Server
 		l = tls.NewListener(l, tlsCfg.Clone())
 	}
 	s.hs = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: log.New(io.Discard, "", 0)}
+		IdleTimeout: h.cfg.IdleTimeout, ErrorLog: log.New(io.Discard, "", 0)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -245,6 +247,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "endpoint closed", http.StatusServiceUnavailable)
 		return
 	}
+	if len(s.conns)+int(s.upgrading.Load()) >= s.h.cfg.MaxConnections {
+		s.mu.Unlock()
+		s.overCapacity.Add(1)
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	s.upgrading.Add(1)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
@@ -253,11 +262,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	up := ws.HTTPUpgrader{Protocol: func(p string) bool { return p == Subprotocol }, Negotiate: ext.Negotiate}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
+		s.upgrading.Add(-1)
 		return
 	}
 	_, deflate := ext.Accepted()
 	s.accepted.Add(1)
 	s.mu.Lock()
+	s.upgrading.Add(-1)
 	s.nextID++
 	c := newConn(s, nc, rw.Reader, s.nextID)
 	if s.closed {
@@ -267,6 +278,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c.id] = c
 	s.mu.Unlock()
+	// The Login deadline: a connection that never logs in must not hold
+	// its buffers (and a MaxConnections slot) for ever.
+	loginTimer := time.AfterFunc(s.h.cfg.LoginTimeout, func() {
+		if !c.loggedIn.Load() {
+			s.loginTimeouts.Add(1)
+			c.closeWith(ReasonLoginTimeout)
+		}
+	})
+	defer loginTimer.Stop()
 	c.delay.Store(s.delay.Load())
 	c.deflate = deflate
 	c.cookie = cookieFrom(r)
@@ -435,6 +455,13 @@ type Stats struct {
 	SlowDisconnects int64 `json:"slow_disconnects"`
 	PingTimeouts    int64 `json:"ping_timeouts"`
 	Posts           int64 `json:"posts"`
+	// WriteTimeouts: clients dropped because a write to them did not
+	// finish within WriteTimeout.
+	WriteTimeouts int64 `json:"write_timeouts"`
+	// LoginTimeouts: connections closed without a Login within LoginTimeout.
+	LoginTimeouts int64 `json:"login_timeouts"`
+	// OverCapacity: upgrades refused (503) at MaxConnections.
+	OverCapacity int64 `json:"over_capacity"`
 }
 
 // Stats returns the endpoint's counters.
@@ -444,5 +471,6 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	return Stats{Connections: n, Accepted: s.accepted.Load(), Refused: s.refused.Load(), Logins: s.logins.Load(),
 		LoginFailures: s.loginFailures.Load(), MessagesSent: s.msgsSent.Load(), FramesSent: s.framesSent.Load(),
-		SlowDisconnects: s.slowDrops.Load(), PingTimeouts: s.pingTimeouts.Load(), Posts: s.posts.Load()}
+		SlowDisconnects: s.slowDrops.Load(), PingTimeouts: s.pingTimeouts.Load(), Posts: s.posts.Load(),
+		WriteTimeouts: s.writeTimeouts.Load(), LoginTimeouts: s.loginTimeouts.Load(), OverCapacity: s.overCapacity.Load()}
 }

@@ -49,6 +49,11 @@ type emulatorCmd struct {
 	DisableView    bool          `name:"disable-view" help:"Refuse views (NoBatchViewSupportInReq)."`
 	ChainEvery     int           `name:"symbol-list-change-every" help:"Change a chain every N ticks (default 30; -1: never)."`
 	QueueLimit     int           `name:"queue-limit" help:"Messages queued per connection before a slow client is dropped (default 65536)."`
+	QueueBytes     int           `name:"queue-bytes" help:"Bytes queued per connection before a slow client is dropped (default 33554432)."`
+	WriteTimeout   time.Duration `name:"write-timeout" help:"Drop a client that does not read for this long (default 30s)."`
+	LoginTimeout   time.Duration `name:"login-timeout" help:"Close a streaming connection without a Login after this long (default 30s)."`
+	MaxConns       int           `name:"max-connections" help:"Connections per streaming endpoint; more are refused with 503 (default 512)."`
+	IdleTimeout    time.Duration `name:"idle-timeout" help:"Close an HTTP connection idle this long (API keep-alive, endpoint before upgrade; default 60s)."`
 
 	// Faults from the start, and a schedule of timed faults.
 	RefuseLogins int  `name:"refuse-logins" help:"Fault: refuse the next N logins with \"Login rejected. Already pending login.\""`
@@ -92,6 +97,8 @@ func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
 		CloseV2SessionsAtExpiry: c.V2CloseExpiry, KeepV1SessionsAfterExpiry: c.V1KeepExpiry,
 		CatchUnknownKeys: c.CatchKeys, AllowUnknownFIDs: c.AllowFIDs, DisableBatch: c.DisableBatch, DisableView: c.DisableView,
 		SymbolListChangeEvery: c.ChainEvery, QueueLimit: c.QueueLimit,
+		QueueBytes: c.QueueBytes, WriteTimeout: c.WriteTimeout, LoginTimeout: c.LoginTimeout,
+		MaxConnections: c.MaxConns, APIIdleTimeout: c.IdleTimeout,
 	}
 	for _, f := range c.JWK {
 		b, err := os.ReadFile(f)

@@ -108,7 +108,7 @@ func (c *connFlags) signIn(ctx context.Context, env *Env) (*session, auth.Token,
 	if err != nil {
 		return nil, auth.Token{}, err
 	}
-	s := &session{flags: c, tls: tlsConf, http: httpClient(tlsConf)}
+	s := &session{flags: c, tls: tlsConf, http: reloadingHTTPClient(tlsConf, c.CAFile)}
 	s.tokens = auth.NewManager(g, auth.Options{HTTPClient: s.http, Logger: env.Log})
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -148,6 +148,7 @@ func (s *session) consumerConfig(caPEM []byte, env *Env) consumer.Config {
 		Position:      c.Position,
 		Service:       c.Service,
 		Logger:        env.Log,
+		Reconnect:     consumer.Reconnect{MaxCertFailures: c.maxCertFailures()},
 	}
 	for _, e := range append(append([]discovery.Endpoint{}, s.primary...), s.backups...) {
 		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, c.WS))

@@ -124,7 +124,14 @@ func (c *Client) Do(ctx context.Context, r Request) ([]byte, error) {
 			if errors.As(lastErr, &he) && he.after > 0 {
 				d = he.after
 			}
-			c.log(ctx, "gateway retry", "url", redact.URL(r.URL), "attempt", attempt+1, "delay", d, "error", lastErr)
+			if errors.As(lastErr, &he) && (he.Status == http.StatusTooManyRequests || he.after > 0) {
+				// Throttled: the operator should see why nothing happens
+				// for a while (a 429 on a token refresh can park renewal
+				// for minutes).
+				c.warn(ctx, "gateway asked to wait; retrying after the wait", "url", redact.URL(r.URL), "status", he.Status, "wait", d, "attempt", attempt+1)
+			} else {
+				c.log(ctx, "gateway retry", "url", redact.URL(r.URL), "attempt", attempt+1, "delay", d, "error", lastErr)
+			}
 			if err := backoff.Wait(ctx, d, c.After); err != nil {
 				return nil, fmt.Errorf("%w (last error: %w)", err, lastErr)
 			}
@@ -337,6 +344,12 @@ func (c *Client) log(ctx context.Context, msg string, args ...any) {
 	}
 }
 
+func (c *Client) warn(ctx context.Context, msg string, args ...any) {
+	if c.Logger != nil {
+		c.Logger.WarnContext(ctx, msg, args...)
+	}
+}
+
 // retryAfterError is a retryable HTTPError with the server's requested delay.
 type retryAfterError struct {
 	*HTTPError
@@ -378,5 +391,21 @@ func retryable(ctx context.Context, err error) bool {
 	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh) {
 		return false
 	}
-	return true
+	return !TLSVersionMismatch(err)
+}
+
+// TLSVersionMismatch reports a handshake that failed because client and
+// server share no TLS version (the client requires TLS 1.2 or later): the
+// same request can never succeed, so it is not retried. crypto/tls has no
+// exported type for a received alert outside QUIC, hence the texts: the
+// server's protocol_version alert, or a ServerHello with a version the
+// client refuses.
+func TLSVersionMismatch(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "tls: protocol version not supported") ||
+		strings.Contains(s, "tls: server selected unsupported protocol version") ||
+		strings.Contains(s, "tls: no supported versions satisfy MinVersion and MaxVersion")
 }

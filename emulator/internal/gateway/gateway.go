@@ -23,8 +23,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ertkit/ertkit/server/tokens"
 )
@@ -237,8 +239,25 @@ func (g *Gateway) logGrant(ctx context.Context, ep Endpoint, grant, user, client
 	g.log.LogAttrs(ctx, slog.LevelInfo, "token request",
 		slog.String("endpoint", string(ep)),
 		slog.String("grant", grant),
-		slog.String("user", user),
-		slog.String("client_id", client),
+		slog.String("user", logName(user)),
+		slog.String("client_id", logName(client)),
 		slog.Int("status", status),
 		slog.String("outcome", outcome))
+}
+
+// maxLoggedName bounds a claimed user name or client id in a log record:
+// they come from the request, unverified, up to the 64 KiB form.
+const maxLoggedName = 64
+
+// logName cuts s to maxLoggedName bytes (on a rune boundary) and says how
+// much was left out.
+func logName(s string) string {
+	if len(s) <= maxLoggedName {
+		return s
+	}
+	n := maxLoggedName
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
