@@ -36,6 +36,9 @@ type gatewayCmd struct {
 	PingTimeout    time.Duration `name:"ping-timeout" default:"30s" help:"PingTimeout advertised downstream."`
 	QueueLimit     int           `name:"queue-limit" default:"65536" help:"Messages queued per downstream connection before it is dropped as a slow consumer."`
 	Pack           int           `name:"pack" default:"20" help:"Messages per downstream frame at most."`
+	QueueBytes     int           `name:"queue-bytes" default:"33554432" help:"Bytes queued per downstream connection before it is dropped as a slow consumer."`
+	MaxConns       int           `name:"max-connections" default:"512" help:"Downstream connections per listener; more are refused with HTTP 503."`
+	LoginTimeout   time.Duration `name:"login-timeout" default:"30s" help:"A downstream connection without a Login after this long is closed."`
 	MetricsAddr    string        `name:"metrics-addr" help:"Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464)."`
 	TokenAddr      string        `name:"token-addr" help:"Serve an OAuth2 token endpoint for the access file's users at https://ADDR/auth/oauth2/v1|v2/token, so that clients written for RTO log in to the gateway unmodified."`
 	TokenLifetime  time.Duration `name:"token-lifetime" default:"10m" help:"Lifetime of the tokens of --token-addr."`
@@ -165,7 +168,8 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 	}
 	g, err := gateway.Start(ctx, gateway.Config{
 		Upstream: up, Service: c.Service, Linger: c.Linger, Access: access, Logger: env.Log,
-		Server: server.Config{PingTimeout: c.PingTimeout, QueueLimit: c.QueueLimit, Pack: c.Pack},
+		Server: server.Config{PingTimeout: c.PingTimeout, QueueLimit: c.QueueLimit, QueueBytes: c.QueueBytes, Pack: c.Pack,
+			MaxConnections: c.MaxConns, LoginTimeout: c.LoginTimeout},
 	})
 	if err != nil {
 		closeAll()
