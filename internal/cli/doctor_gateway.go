@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -86,8 +87,21 @@ func scrapeGateway(ctx context.Context, u string, tlsConf *tls.Config) (map[stri
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
+	out, err := parseGatewayMetrics(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no ert_gateway_ metrics at %s", u)
+	}
+	return out, nil
+}
+
+// parseGatewayMetrics sums the ert_gateway_ series of a Prometheus text
+// exposition over their labels.
+func parseGatewayMetrics(r io.Reader) (map[string]float64, error) {
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -98,14 +112,14 @@ func scrapeGateway(ctx context.Context, u string, tlsConf *tls.Config) (map[stri
 		if i := strings.IndexByte(name, '{'); i >= 0 {
 			// labels: the value follows the closing brace
 			end := strings.LastIndexByte(line, '}')
+			if end < i {
+				continue
+			}
 			name, rest = line[:i], strings.TrimSpace(line[end+1:])
 		}
 		if v, err := strconv.ParseFloat(strings.Fields(rest + " 0")[0], 64); err == nil {
 			out[name] += v
 		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no ert_gateway_ metrics at %s", u)
 	}
 	return out, sc.Err()
 }
