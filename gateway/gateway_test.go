@@ -509,6 +509,7 @@ func TestAccessFileErrors(t *testing.T) {
 		`{"users":[{"nam":"a"}]}`,
 		`{"users":[{"allow":["*"]}]}`,
 		`not json`,
+		`{"users":[]} {"users":[{"name":"extra","allow":["*"]}]}`,
 	} {
 		if _, err := gateway.ParseAccess([]byte(c)); !errors.Is(err, gateway.ErrAccess) {
 			t.Errorf("%s: %v", c, err)
