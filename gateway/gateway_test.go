@@ -602,3 +602,90 @@ func TestUpstreamHotStandby(t *testing.T) {
 		t.Fatal("no upstream items")
 	}
 }
+
+// applyBook applies a Map payload (Refresh part or Update) to a book of
+// entries by key.
+func applyBook(book map[string]map[string]any, m map[string]any) {
+	mp, _ := m["Map"].(map[string]any)
+	entries, _ := mp["Entries"].([]any)
+	for _, e := range entries {
+		en := e.(map[string]any)
+		k := fmt.Sprint(en["Key"])
+		fields, _ := en["Fields"].(map[string]any)
+		switch en["Action"] {
+		case "Delete":
+			delete(book, k)
+		case "Update":
+			if book[k] == nil {
+				book[k] = map[string]any{}
+			}
+			for f, v := range fields {
+				book[k][f] = v
+			}
+		default:
+			book[k] = map[string]any{}
+			for f, v := range fields {
+				book[k][f] = v
+			}
+		}
+	}
+}
+
+// Order books go through the gateway: one upstream stream, and a later
+// client's cached image equals what an earlier client built from the
+// same SeqNumber.
+func TestOrderBookThroughGateway(t *testing.T) {
+	r := newRig(t, emulator.Config{}, gateway.Config{})
+	a := dialRaw(t, r.addr)
+	a.loginByName("a")
+	a.send(`{"ID":2,"Domain":"MarketByPrice","Key":{"Name":"TRI.N"}}`)
+	book := map[string]map[string]any{}
+	states := map[float64]string{} // SeqNumber → canonical book
+	record := func(m map[string]any) {
+		applyBook(book, m)
+		b, _ := json.Marshal(book)
+		states[m["SeqNumber"].(float64)] = string(b)
+	}
+	complete := false
+	for !complete {
+		m := a.until("book refresh", is("Refresh", 2))
+		applyBook(book, m)
+		complete = m["Complete"] != false
+		if complete {
+			record(map[string]any{"SeqNumber": m["SeqNumber"]})
+		}
+	}
+	if len(book) == 0 {
+		t.Fatal("empty book")
+	}
+	for range 5 {
+		record(a.until("book update", is("Update", 2)))
+	}
+	b := dialRaw(t, r.addr)
+	b.loginByName("b")
+	b.send(`{"ID":7,"Domain":"MarketByPrice","Key":{"Name":"TRI.N"}}`)
+	bbook := map[string]map[string]any{}
+	var seq float64
+	for complete = false; !complete; {
+		m := b.until("cached book", is("Refresh", 7))
+		applyBook(bbook, m)
+		complete, seq = m["Complete"] != false, m["SeqNumber"].(float64)
+	}
+	// a may be behind b: read a's updates up to b's SeqNumber.
+	for states[seq] == "" {
+		m := a.until("book update", is("Update", 2))
+		if m["SeqNumber"].(float64) > seq {
+			t.Fatalf("a jumped past %v to %v", seq, m["SeqNumber"])
+		}
+		record(m)
+	}
+	got, _ := json.Marshal(bbook)
+	if string(got) != states[seq] {
+		t.Fatalf("cached book at %v differs from the book built from updates:\n%s\n%s", seq, got, states[seq])
+	}
+	for _, it := range r.emu.State().Items {
+		if strings.Contains(it.Name, "TRI.N") && it.Subscribers > 1 {
+			t.Fatalf("%s has %d upstream streams", it.Name, it.Subscribers)
+		}
+	}
+}

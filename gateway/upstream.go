@@ -122,9 +122,9 @@ func (u *upstream) handle(m *consumer.Msg) {
 	switch m.Type {
 	case trjson.TypeRefresh:
 		ui.it.Refresh(server.Image{State: m.State, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq,
-			ClearCache: m.PartNumber == 0})
+			ClearCache: m.PartNumber == 0, Map: m.Map, More: !m.Complete})
 	case trjson.TypeUpdate:
-		ui.it.Update(server.Update{UpdateType: m.UpdateType, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq})
+		ui.it.Update(server.Update{UpdateType: m.UpdateType, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq, Map: m.Map})
 	case trjson.TypeStatus:
 		if m.HasState {
 			ui.it.Status(m.State)

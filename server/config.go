@@ -75,7 +75,8 @@ type Config struct {
 	Universe Universe
 	// Source publishes items on demand (a gateway's upstream session, a
 	// replayed recording); the Hub caches each item's image and fans its
-	// events out (published.go). Market Price only.
+	// events out (published.go): Market Price and the Map domains
+	// (published_map.go).
 	Source Source
 	// Linger keeps an item of Source open this long after its last
 	// stream closed, so that a client that closes and re-opens it at

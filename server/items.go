@@ -284,7 +284,7 @@ const notEntitledText = "Access denied: user is not entitled to this item"
 // cache when the item is open and has an image, otherwise when the
 // source publishes it.
 func (c *conn) openPublished(s *sub) {
-	if s.domain != trjson.DomainMarketPrice {
+	if s.domain != trjson.DomainMarketPrice && !mapDomain(s.domain) {
 		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Domain "+s.domain.String()+" is not supported by this service")})
 		return
 	}
@@ -370,9 +370,13 @@ func (c *conn) pushImageLocked(s *sub, solicited bool, pui trjson.Raw) {
 		State: state, HasState: true, NotSolicited: !solicited, PostUserInfo: pui}
 	s.gotImage = true
 	if s.item != nil && s.item.src != nil {
-		m := base
-		c.sourceImageLocked(s, &m)
-		c.push(out{m: &m})
+		if mapDomain(s.domain) {
+			c.sourceBookLocked(s, base)
+		} else {
+			m := base
+			c.sourceImageLocked(s, &m)
+			c.push(out{m: &m})
+		}
 		if !s.streaming {
 			// A snapshot is answered once; the item may close.
 			c.forget(s)
