@@ -689,3 +689,31 @@ func TestOrderBookThroughGateway(t *testing.T) {
 		}
 	}
 }
+
+// A request while the upstream connection is down gets Open/Suspect at
+// once, then its Refresh when the upstream is back.
+func TestRequestWhileUpstreamDown(t *testing.T) {
+	r := newRig(t, emulator.Config{}, gateway.Config{})
+	c := dialRaw(t, r.addr)
+	c.loginByName("u")
+	if _, err := r.emu.KillEndpoint(0, 700*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "upstream down", func() bool {
+		for _, cs := range r.gw.Upstream().Stats().Conns {
+			if cs.State == consumer.ConnLoggedIn {
+				return false
+			}
+		}
+		return true
+	})
+	c.send(`{"ID":2,"Key":{"Name":"IBM.N"}}`)
+	m := c.until("status", func(m map[string]any) bool { return m["ID"] == 2.0 })
+	if m["Type"] != "Status" || state(m, "Stream") != "Open" || state(m, "Data") != "Suspect" {
+		t.Fatalf("while upstream down: %v", m)
+	}
+	m = c.until("refresh", is("Refresh", 2))
+	if state(m, "Data") != "Ok" || m["Solicited"] == false {
+		t.Fatalf("after recovery: %v", m)
+	}
+}

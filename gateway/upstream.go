@@ -70,7 +70,23 @@ func (u *upstream) Open(it *server.Item) error {
 		return fmt.Errorf("gateway: upstream request: %w", err)
 	}
 	ui.sub = sub
+	// With no upstream connection logged in, the request waits for the
+	// reconnect: say so downstream at once, as an ADS does, rather than
+	// leaving the client without an answer. The Refresh follows.
+	if !loggedIn(c) && ui.it.Streams() > 0 {
+		ui.it.Status(trjson.State{Stream: trjson.StreamOpen, Data: trjson.DataSuspect, Text: "upstream connection down; waiting for it to recover"})
+	}
 	return nil
+}
+
+// loggedIn reports whether some upstream connection is logged in.
+func loggedIn(c *consumer.Client) bool {
+	for _, cs := range c.Stats().Conns {
+		if cs.State == consumer.ConnLoggedIn {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the item upstream.
