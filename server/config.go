@@ -119,6 +119,12 @@ type Config struct {
 	// closed when the token expires. Default false (RTO does not require
 	// a reissue from v2 service accounts).
 	CloseV2SessionsAtExpiry bool
+	// CloseADSSessionsAtExpiry: a session logged in with an ADS
+	// authentication token (tokens.Principal.ADS, issued by an ADS-style
+	// /getToken) is closed when the token expires without a reissue.
+	// Default false: an ADS token is not an RTO OAuth token, and an ADS
+	// keeps such sessions open.
+	CloseADSSessionsAtExpiry bool
 	// DisablePost makes every post Nak with AccessDenied.
 	DisablePost bool
 	// CatchUnknownKeys answers a message carrying a key the protocol does

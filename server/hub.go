@@ -472,8 +472,14 @@ func (h *Hub) tokenInvalidated(e tokensEvent) {
 }
 
 // sessionEndsAtExpiry is the per-auth-version policy: v1 sessions must
-// reissue their Login before the token expires; v2 sessions need not.
+// reissue their Login before the token expires; v2 sessions need not;
+// sessions on an ADS authentication token (/getToken) are not RTO
+// sessions and stay open (an ADS does not end them, and LSEG's ADS
+// example never reissues).
 func sessionEndsAtExpiry(cfg *Config, p tokensPrincipal) bool {
+	if p.ADS {
+		return cfg.CloseADSSessionsAtExpiry
+	}
 	if p.Version == 2 {
 		return cfg.CloseV2SessionsAtExpiry
 	}
