@@ -105,6 +105,11 @@ type Config struct {
 	QueueLimit int
 	// Service is the service name in Keys. Default "ELEKTRON_DD".
 	Service string
+	// CurveService is the name of the service of Yield Curve items, when
+	// the Universe serves them (CurveUniverse); it serves that domain
+	// only, and the default service serves every other. Default
+	// DefaultCurveService ("ATS201_1", the §34 sample's).
+	CurveService string
 	// NotFoundText is the State.Text for an unknown item. Default
 	// DefaultNotFoundText.
 	NotFoundText string
@@ -188,6 +193,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Service == "" {
 		c.Service = DefaultService
+	}
+	if c.CurveService == "" {
+		c.CurveService = DefaultCurveService
 	}
 	if c.NotFoundText == "" {
 		c.NotFoundText = DefaultNotFoundText

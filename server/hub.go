@@ -227,7 +227,14 @@ func (h *Hub) tickItemLocked(it *hubItem, now time.Time) {
 			return
 		}
 		h.fanOutLocked(tk)
-	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
+	case trjson.DomainYieldCurve:
+		// No conflation: a curve update's Vectors are partial (Update
+		// entries), so two of them cannot be merged field by field.
+		tk := h.ticks.get()
+		ut, fields, seq := it.key.inst.Tick(tk.fields[:0])
+		tk.item, tk.updateType, tk.fields, tk.seq = it, ut, fields, seq
+		h.fanOutLocked(tk)
+	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder, trjson.DomainMarketMaker:
 		mp, seq, ok := it.key.inst.BookTick(it.key.domain)
 		if !ok || mp == nil || len(mp.Entries) == 0 && !mp.HasSummary {
 			return
@@ -633,7 +640,7 @@ func faultStatus(s *sub, f ItemFault, target string) *trjson.Msg {
 	case FaultRedirected:
 		// The Key of a Redirected Status is where to re-request (§26.2).
 		m := s.statusMsg(trjson.StreamRedirected, trjson.DataSuspect, trjson.CodeNone, "Item redirected to "+target+" (emulator fault)")
-		m.Key, m.HasKey = trjson.Key{Name: target, Service: s.c.cfg.Service}, true
+		m.Key, m.HasKey = trjson.Key{Name: target, Service: s.serviceName()}, true
 		return m
 	}
 	return s.statusMsg(trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNone, "Item closed by the source (emulator fault)")
