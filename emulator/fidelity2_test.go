@@ -524,3 +524,41 @@ func TestInterleavedClientWrites(t *testing.T) {
 		got[m["ID"].(float64)] = true
 	}
 }
+
+// TestADSCookieSessionOutlivesToken: a session logged in with the
+// /getToken cookie is not closed when that token expires (an ADS token is
+// not an RTO OAuth token; LSEG's ADS example never reissues its Login).
+func TestADSCookieSessionOutlivesToken(t *testing.T) {
+	emu, hc := start(t, emulator.Config{TokenLifetime: time.Second, Rate: 20, RateSet: true})
+	in := emu.Info()
+	resp, _ := getToken(t, hc, in.GetTokenURL, in.User, in.Password)
+	var tok string
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "AuthToken" {
+			tok = ck.Value
+		}
+	}
+	if !regexp.MustCompile(`^[[:alnum:]]+$`).MatchString(tok) {
+		t.Fatalf("cookie token %q is not alphanumeric", tok)
+	}
+	c, err := dialCookies(t, hc, in.Endpoints[0].URL, "AuthToken="+tok+";AuthPosition=127.0.0.1;applicationId=256;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.next(); m["Type"] != "Refresh" || m["Domain"] != "Login" {
+		t.Fatalf("login %v", m)
+	}
+	c.send(`{"ID":2,"Key":{"Name":"TRI.N"}}`)
+	// Updates keep coming well past the token's expiry (1 s) with no Login
+	// Status; bounded by count and by the item's rate (20/s).
+	past := time.Now().Add(2 * time.Second)
+	for n := 0; time.Now().Before(past); n++ {
+		if n > 1000 {
+			t.Fatal("too many messages")
+		}
+		m := c.next()
+		if m["Domain"] == "Login" || m["Type"] == "Status" {
+			t.Fatalf("session ended at token expiry: %v", m)
+		}
+	}
+}
