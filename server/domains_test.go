@@ -189,6 +189,18 @@ func TestYieldCurveItem(t *testing.T) {
 		}
 		seq++
 	}
+	// A reissue without a service keeps the stream on its service; one
+	// naming another service is a key change, which closes the stream.
+	c.send(`{"ID":2,"Domain":"YieldCurve","Key":{"Name":"BASIC"}}`)
+	if r := c.until(func(m map[string]any) bool { return m["ID"] == 2.0 && m["Type"] != "Update" }); r["Type"] != "Refresh" || obj(r, "Key", "Service") != "ATS201_1" {
+		t.Fatalf("reissue without service: %s", mustJSON(r))
+	}
+	c.send(`{"ID":5,"Domain":"YieldCurve","Key":{"Service":"ATS201_1","Name":"BASIC"}}`)
+	c.until(isType("Refresh", 5))
+	c.send(`{"ID":5,"Domain":"YieldCurve","Key":{"Service":"ELEKTRON_DD","Name":"BASIC"}}`)
+	if r := c.until(func(m map[string]any) bool { return m["ID"] == 5.0 && m["Type"] != "Update" }); r["Type"] != "Status" || obj(r, "State", "Stream") != "Closed" {
+		t.Fatalf("reissue on another service: %s", mustJSON(r))
+	}
 	// By service ID too; a View applies (a curve is a FieldList).
 	c.send(`{"ID":3,"Domain":"YieldCurve","Key":{"Service":258,"Name":"BASIC"},"View":["CRV_ID"],"Streaming":false}`)
 	if s := c.until(isType("Refresh", 3)); len(s["Fields"].(map[string]any)) != 1 || obj(s, "Fields", "CRV_ID") != 1.0 {

@@ -343,7 +343,15 @@ func (s *sub) hubKey() hubKey {
 
 // reissue applies a Request on an open stream ID (§27.1).
 func (c *conn) reissue(s *sub, m *trjson.Msg, name string) {
-	if svc, _ := c.resolveService(&m.Key); name != s.name || m.Domain != s.domain || svc != s.serviceName() {
+	changed := name != s.name || m.Domain != s.domain
+	if m.Key.Service != "" || m.Key.HasServiceID {
+		// A reissue that names a service must name the stream's; one that
+		// names none keeps it (a curve stream is not moved to the
+		// default service).
+		svc, ok := c.resolveService(&m.Key)
+		changed = changed || !ok || svc != s.serviceName()
+	}
+	if changed {
 		c.closeStream(s.id)
 		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Key or domain change on reissue is not allowed")})
 		return
