@@ -353,7 +353,7 @@ func (c *conn) reissue(s *sub, m *trjson.Msg, name string) {
 	}
 	if changed {
 		c.closeStream(s.id)
-		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Key or domain change on reissue is not allowed")})
+		c.push(out{m: s.statusMsg(trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Key or domain change on reissue is not allowed")})
 		return
 	}
 	if m.HasView && c.cfg.DisableView {
