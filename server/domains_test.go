@@ -198,7 +198,7 @@ func TestYieldCurveItem(t *testing.T) {
 	c.send(`{"ID":5,"Domain":"YieldCurve","Key":{"Service":"ATS201_1","Name":"BASIC"}}`)
 	c.until(isType("Refresh", 5))
 	c.send(`{"ID":5,"Domain":"YieldCurve","Key":{"Service":"ELEKTRON_DD","Name":"BASIC"}}`)
-	if r := c.until(func(m map[string]any) bool { return m["ID"] == 5.0 && m["Type"] != "Update" }); r["Type"] != "Status" || obj(r, "State", "Stream") != "Closed" {
+	if r := c.until(func(m map[string]any) bool { return m["ID"] == 5.0 && m["Type"] != "Update" }); r["Type"] != "Status" || obj(r, "State", "Stream") != "Closed" || obj(r, "Key", "Service") != "ATS201_1" {
 		t.Fatalf("reissue on another service: %s", mustJSON(r))
 	}
 	// By service ID too; a View applies (a curve is a FieldList).
