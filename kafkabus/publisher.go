@@ -60,7 +60,7 @@ type Publisher struct {
 }
 
 type pubCounters struct {
-	handled, skipped, dropped, closedDrops  atomic.Int64
+	handled, skipped, dropped, closedDrops atomic.Int64
 	ticks, tickFailed, images, imageFailed atomic.Int64
 	bufBytes, bufMax, items                atomic.Int64
 }
@@ -507,7 +507,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		ctxErr = p.client.Flush(ctx)
 	}
 	p.cancel()
-	p.client.Close() // fails what is still buffered (counted by the promises)
+	p.client.Close()  // fails what is still buffered (counted by the promises)
 	p.inflight.Wait() // franz-go calls every promise, possibly after Close returns
 	s := p.Stats()
 	if ctxErr != nil {
