@@ -119,7 +119,7 @@ type Options struct {
 	// Default 1 MiB.
 	BatchMaxBytes int32
 	// Compression is "none", "snappy", "lz4", "zstd" or "gzip". Default
-	// "lz4".
+	// "snappy" (franz-go's default; docs/BENCHMARKS.md compares them).
 	Compression string
 	// ImageInterval is how often an item's image is written to the
 	// compacted topic while updates arrive (coalescing: one image per
@@ -164,7 +164,7 @@ func (o *Options) setDefaults() error {
 		o.BatchMaxBytes = 1 << 20
 	}
 	if o.Compression == "" {
-		o.Compression = "lz4"
+		o.Compression = "snappy"
 	}
 	if _, err := codec(o.Compression); err != nil {
 		return err

@@ -157,7 +157,7 @@ func NewPublisher(ctx context.Context, opts Options) (*Publisher, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{
-		opts: opts, client: cl, log: logger{opts.Logger},
+		opts: opts, client: cl, log: logger{opts.Logger, new(atomic.Int64)},
 		q: make(chan *entry, opts.Buffer), closing: make(chan struct{}), loopDone: make(chan struct{}),
 		runCtx: runCtx, cancel: cancel,
 		dropped: map[ItemKey]int64{}, items: map[ItemKey]*pubItem{},

@@ -106,7 +106,7 @@ func NewSubscriber(ctx context.Context, opts SubscriberOptions) (*Subscriber, er
 		cl.Close()
 		return nil, fmt.Errorf("kafkabus: reaching %v: %w", opts.Brokers, err)
 	}
-	s := &Subscriber{opts: opts, client: cl, log: logger{opts.Logger}, items: map[ItemKey]*subItem{}}
+	s := &Subscriber{opts: opts, client: cl, log: logger{opts.Logger, new(atomic.Int64)}, items: map[ItemKey]*subItem{}}
 	if len(opts.Items) > 0 {
 		s.want = map[string]bool{}
 		for _, it := range opts.Items {

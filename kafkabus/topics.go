@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,9 +51,15 @@ func ensureTopics(ctx context.Context, cl *kgo.Client, prefix string, spec Topic
 func ptr(s string) *string { return &s }
 
 // logger wraps the configured slog.Logger.
-type logger struct{ l *slog.Logger }
+type logger struct {
+	l       *slog.Logger
+	undeliv *atomic.Int64
+}
 
-// undelivered logs a record that Kafka never acknowledged.
+// undelivered logs a record that Kafka never acknowledged: the first ten,
+// then every thousandth (Stats counts them all).
 func (l logger) undelivered(k ItemKey, err error) {
-	l.l.Warn("kafkabus: record not delivered", "service", k.Service, "ric", k.Name, "err", err)
+	if n := l.undeliv.Add(1); n <= 10 || n%1000 == 0 {
+		l.l.Warn("kafkabus: record not delivered", "service", k.Service, "ric", k.Name, "err", err, "undelivered_total", n)
+	}
 }
