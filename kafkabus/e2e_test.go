@@ -42,7 +42,7 @@ func cpuTime() time.Duration {
 func TestEmulator1000Items30s(t *testing.T) {
 	seconds := envInt("KAFKABUS_E2E_SECONDS", 30)
 	items := envInt("KAFKABUS_E2E_ITEMS", 1000)
-	rate := envInt("KAFKABUS_E2E_RATE", 10)
+	rate := envInt("KAFKABUS_E2E_RATE", 5)
 	emu := testutil.StartEmulator(t, emulator.Config{PlainWS: true, Rate: float64(rate), RateSet: true})
 	info := emu.Info()
 	c := startCluster(t, 1, "e2e", 12)
