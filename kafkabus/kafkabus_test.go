@@ -228,7 +228,3 @@ func sameSeqs(t testing.TB, want, got map[string][]int64) {
 		}
 	}
 }
-
-const kfakeChildEnv = "KAFKABUS_KFAKE_CHILD"
-
-func serveKfakeChild() {}
