@@ -39,7 +39,9 @@ type Publisher struct {
 	runCtx   context.Context
 	cancel   context.CancelFunc
 
-	pool     sync.Pool
+	// free holds entries for reuse: a bounded free list rather than a
+	// sync.Pool, which the GC empties while thousands are in flight.
+	free     chan *entry
 	inflight sync.WaitGroup // records given to franz-go and not yet answered
 
 	// Drops are noted by Handle per item so that the loop can mark the
@@ -120,6 +122,32 @@ type entry struct {
 	promise func(*kgo.Record, error)
 }
 
+// freeEntries bounds the free list: enough for the records in flight at
+// 100k msgs/s with a few ms of linger, without keeping a full buffer's
+// worth of memory after a burst.
+const freeEntries = 8192
+
+func (p *Publisher) getEntry() *entry {
+	select {
+	case e := <-p.free:
+		return e
+	default:
+	}
+	e := &entry{}
+	e.promise = func(_ *kgo.Record, err error) { p.tickDone(e, err) }
+	return e
+}
+
+func (p *Publisher) putEntry(e *entry) {
+	if cap(e.buf) > 64<<10 { // do not keep a rare huge message's buffer
+		e.buf = nil
+	}
+	select {
+	case p.free <- e:
+	default:
+	}
+}
+
 // entryOverhead approximates an entry's memory beyond its bytes.
 const entryOverhead = 512
 
@@ -163,11 +191,7 @@ func NewPublisher(ctx context.Context, opts Options) (*Publisher, error) {
 		dropped: map[ItemKey]int64{}, items: map[ItemKey]*pubItem{},
 		tickTopic: TickTopic(opts.TopicPrefix), imgTopic: ImageTopic(opts.TopicPrefix),
 	}
-	p.pool.New = func() any {
-		e := &entry{}
-		e.promise = func(_ *kgo.Record, err error) { p.tickDone(e, err) }
-		return e
-	}
+	p.free = make(chan *entry, freeEntries)
 	go p.loop()
 	return p, nil
 }
@@ -199,7 +223,7 @@ func (p *Publisher) Handle(m *consumer.Msg) {
 		p.drop(key, m.Item == nil)
 		return
 	}
-	e := p.pool.Get().(*entry)
+	e := p.getEntry()
 	e.size = size
 	e.key = key
 	e.typ, e.state, e.hasSt = m.Type, m.State, m.HasState
@@ -232,7 +256,7 @@ func (p *Publisher) Handle(m *consumer.Msg) {
 		}
 	default:
 		p.st.bufBytes.Add(-size)
-		p.pool.Put(e)
+		p.putEntry(e)
 		p.drop(key, m.Item == nil)
 	}
 }
@@ -404,7 +428,7 @@ func (p *Publisher) tickDone(e *entry, err error) {
 	}
 	p.st.bufBytes.Add(-e.size)
 	e.rec = kgo.Record{}
-	p.pool.Put(e)
+	p.putEntry(e)
 	p.inflight.Done()
 }
 
