@@ -166,4 +166,3 @@ func TestStreamToKafka(t *testing.T) {
 		t.Errorf("SASL without user/password: exit %d", code)
 	}
 }
-
