@@ -125,7 +125,7 @@ type entry struct {
 // freeEntries bounds the free list: enough for the records in flight at
 // 100k msgs/s with a few ms of linger, without keeping a full buffer's
 // worth of memory after a burst.
-const freeEntries = 8192
+const freeEntries = 16384
 
 func (p *Publisher) getEntry() *entry {
 	select {
@@ -133,7 +133,7 @@ func (p *Publisher) getEntry() *entry {
 		return e
 	default:
 	}
-	e := &entry{}
+	e := &entry{buf: make([]byte, 0, 512), hbuf: make([]byte, 0, 40), fields: make([]trjson.Field, 0, 8), arena: make([]byte, 0, 128)}
 	e.promise = func(_ *kgo.Record, err error) { p.tickDone(e, err) }
 	return e
 }
@@ -380,7 +380,7 @@ func (p *Publisher) process(e *entry) {
 	*rec = kgo.Record{Topic: p.tickTopic, Key: it.keyBytes, Timestamp: time.Unix(0, e.recv)}
 	rec.Value = e.buf[:len(e.buf):len(e.buf)]
 	n := 0
-	e.hdrs[n] = kgo.RecordHeader{Key: HeaderType, Value: typeNames[e.typ]}
+	e.hdrs[n] = kgo.RecordHeader{Key: HeaderType, Value: typeName(e.typ)}
 	n++
 	hb := strconv.AppendInt(e.hbuf[:0], e.recv, 10)
 	recvEnd := len(hb)
@@ -410,10 +410,20 @@ func (p *Publisher) process(e *entry) {
 	}
 }
 
-var typeNames = map[trjson.MsgType][]byte{
-	trjson.TypeRefresh: []byte("Refresh"),
-	trjson.TypeUpdate:  []byte("Update"),
-	trjson.TypeStatus:  []byte("Status"),
+var (
+	refreshType = []byte("Refresh")
+	updateType  = []byte("Update")
+	statusType  = []byte("Status")
+)
+
+func typeName(t trjson.MsgType) []byte {
+	switch t {
+	case trjson.TypeRefresh:
+		return refreshType
+	case trjson.TypeUpdate:
+		return updateType
+	}
+	return statusType
 }
 
 var imageType = []byte("Image")
