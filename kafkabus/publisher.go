@@ -86,18 +86,19 @@ type Stats struct {
 
 // pubItem is the loop's state of one item.
 type pubItem struct {
-	key      ItemKey
-	keyBytes []byte
-	img      fieldImage
-	state    trjson.State
-	hasState bool
-	stateHdr []byte // ert-state of state; replaced (never mutated) on change
-	seq      int64
-	hasSeq   bool
-	received int64
-	images   bool // field-list item: has an image
-	dirty    bool
-	dropped  int64 // messages dropped since the last complete Refresh
+	key       ItemKey
+	keyBytes  []byte
+	img       fieldImage
+	state     trjson.State
+	hasState  bool
+	stateHdr  []byte // ert-state of state; replaced (never mutated) on change
+	seq       int64
+	hasSeq    bool
+	received  int64
+	images    bool // field-list item: has an image
+	dirty     bool
+	dropped   int64 // messages dropped since the last complete Refresh
+	imageSize int   // of the last image, to size the next one's buffer
 }
 
 // entry carries one message from Handle to the loop and on to Kafka; it
@@ -466,7 +467,8 @@ func (p *Publisher) writeImage(it *pubItem) {
 		State: st, HasState: it.hasState || it.dropped > 0,
 		SeqNumber: it.seq, HasSeqNumber: it.hasSeq,
 		Fields: it.img.fields, HasFields: true}
-	value := trjson.AppendMsg(nil, &m)
+	value := trjson.AppendMsg(make([]byte, 0, it.imageSize+64), &m)
+	it.imageSize = len(value)
 	hdrs := []kgo.RecordHeader{
 		{Key: HeaderType, Value: imageType},
 		{Key: HeaderReceived, Value: strconv.AppendInt(nil, it.received, 10)},
