@@ -38,15 +38,19 @@ func cpuTime() time.Duration {
 // once, in order per item; the images rebuilt from Kafka by the
 // Subscriber equal the SDK's own cache. Throughput and CPU are logged
 // (not asserted: BENCHMARKS.md has the measurements).
-// KAFKABUS_E2E_SECONDS, _ITEMS and _RATE (updates/s per item) tune it.
+// KAFKABUS_E2E_SECONDS, _ITEMS and _RATE (updates/s per item, default 3)
+// tune it.
 func TestEmulator1000Items30s(t *testing.T) {
 	seconds := envInt("KAFKABUS_E2E_SECONDS", 30)
 	items := envInt("KAFKABUS_E2E_ITEMS", 1000)
-	rate := envInt("KAFKABUS_E2E_RATE", 5)
+	rate := envInt("KAFKABUS_E2E_RATE", 3)
 	emu := testutil.StartEmulator(t, emulator.Config{PlainWS: true, Rate: float64(rate), RateSet: true})
 	info := emu.Info()
 	c := startCluster(t, 1, "e2e", 12)
-	p := newTestPublisher(t, c, "e2e", nil)
+	// Under -race on a loaded 2-core machine the producer lags the SDK by
+	// tens of MB at times (23 MB seen); the buffer is sized so that this
+	// run tests delivery, not the drop policy (TestBrokerDown10s does).
+	p := newTestPublisher(t, c, "e2e", func(o *Options) { o.BufferBytes = 256 << 20 })
 
 	tokens := auth.NewManager(auth.ClientCredentials(auth.ClientCredentialsConfig{TokenURL: info.AuthURLV2,
 		ClientID: info.ClientID, ClientSecret: info.ClientSecret}), auth.Options{})
@@ -78,10 +82,24 @@ func TestEmulator1000Items30s(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("SYN%d.X", i)
 	}
-	start, cpu0 := time.Now(), cpuTime()
 	if _, err := client.Subscribe(ctx, names); err != nil {
 		t.Fatal(err)
 	}
+	// The 30 s start when every item has its image (a loaded machine
+	// takes a while to open 1,000 streams).
+	deadline := time.NewTimer(3 * time.Minute)
+	tick := time.NewTicker(20 * time.Millisecond)
+	for refreshed.Load() < int64(items) {
+		select {
+		case <-deadline.C:
+			t.Fatalf("%d of %d items refreshed after 3 minutes", refreshed.Load(), items)
+		case <-tick.C:
+		}
+	}
+	start, cpu0 := time.Now(), cpuTime()
+	sent.mu.Lock()
+	n0 := sent.n
+	sent.mu.Unlock()
 	run := time.NewTimer(time.Duration(seconds) * time.Second)
 	select {
 	case <-run.C:
@@ -95,12 +113,9 @@ func TestEmulator1000Items30s(t *testing.T) {
 	sent.mu.Lock()
 	n := sent.n
 	sent.mu.Unlock()
-	t.Logf("%d items, %d messages in %v: %.0f msgs/s; process CPU %v (%.1f µs/msg: emulator, SDK, publisher and kfake together); peak buffer %d bytes",
-		items, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), cpu.Round(time.Millisecond),
-		float64(cpu.Microseconds())/float64(n), st.BufMax)
-	if refreshed.Load() != int64(items) {
-		t.Errorf("%d of %d items refreshed", refreshed.Load(), items)
-	}
+	t.Logf("%d items, %d messages in the %v window (%d in all): %.0f msgs/s; process CPU %v (%.1f µs/msg: emulator, SDK, publisher and kfake together); peak buffer %d bytes",
+		items, n-n0, elapsed.Round(time.Millisecond), n, float64(n-n0)/elapsed.Seconds(), cpu.Round(time.Millisecond),
+		float64(cpu.Microseconds())/float64(n-n0), st.BufMax)
 	if st.Dropped != 0 || st.TickFailed != 0 || st.Ticks != int64(n) {
 		t.Errorf("publisher stats %+v, %d messages handed", st, n)
 	}
@@ -128,8 +143,7 @@ func TestEmulator1000Items30s(t *testing.T) {
 		}
 		return len(sub.Images()) == len(want)
 	}
-	deadline := time.NewTimer(60 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
+	deadline.Reset(60 * time.Second)
 	for !caughtUp() {
 		select {
 		case <-deadline.C:

@@ -118,6 +118,7 @@ type entry struct {
 	hasSeq  bool
 	clear   bool
 	complet bool
+	hasFlds bool // a field list (not a Map domain)
 	recv    int64
 	size    int64
 	promise func(*kgo.Record, error)
@@ -230,6 +231,7 @@ func (p *Publisher) Handle(m *consumer.Msg) {
 	e.typ, e.state, e.hasSt = m.Type, m.State, m.HasState
 	e.seq, e.hasSeq = m.SeqNumber, m.HasSeq
 	e.complet = m.Complete
+	e.hasFlds = m.Fields != nil
 	e.clear = m.Type == trjson.TypeRefresh && m.PartNumber == 0
 	e.recv = m.Received.UnixNano()
 	if m.Received.IsZero() {
@@ -352,7 +354,7 @@ func (p *Publisher) process(e *entry) {
 	imageNow := false
 	switch e.typ {
 	case trjson.TypeRefresh:
-		if e.fields != nil || e.key.Domain == trjson.DomainMarketPrice {
+		if e.hasFlds || e.key.Domain == trjson.DomainMarketPrice {
 			it.images = true
 		}
 		if e.clear {

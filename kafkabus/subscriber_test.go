@@ -28,7 +28,13 @@ type subRun struct {
 func startSubscriber(t *testing.T, c *kfake.Cluster, prefix string, mod func(*SubscriberOptions)) *subRun {
 	t.Helper()
 	r := &subRun{done: make(chan error, 1)}
-	opts := SubscriberOptions{Connection: Connection{Brokers: c.ListenAddrs(), TopicPrefix: prefix, Logger: quietLogger()},
+	var logs testLogger
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("subscriber log: %q", logs.all())
+		}
+	})
+	opts := SubscriberOptions{Connection: Connection{Brokers: c.ListenAddrs(), TopicPrefix: prefix, Logger: logs.logger()},
 		OnGap: func(g Gap) { r.mu.Lock(); r.gaps = append(r.gaps, g); r.mu.Unlock() }}
 	if mod != nil {
 		mod(&opts)
@@ -160,6 +166,11 @@ func TestSubscriberGapsAndBadRecords(t *testing.T) {
 	if err := cl.ProduceSync(ctx, bad...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("stats %+v", r.sub.Stats())
+		}
+	}()
 	waitFor(t, 30*time.Second, "every record read", func() bool {
 		st := r.sub.Stats()
 		return st.Ticks+st.Duplicates+st.Malformed == int64(6+len(bad))
