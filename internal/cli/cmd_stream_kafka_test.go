@@ -107,7 +107,7 @@ func TestStreamFromKafka(t *testing.T) {
 		!strings.Contains(lines[0], `"BID":3.5`) {
 		t.Errorf("output %q", out)
 	}
-	if !strings.Contains(errb.String(), "ticks=0 covered=3 duplicates=0 gaps=0") {
+	if !strings.Contains(errb.String(), "kafka: images=2 ticks=0 ") {
 		t.Errorf("stats %q", errb)
 	}
 	env, _, errb = testEnv(nil)
