@@ -2,6 +2,7 @@ package kafkabus
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,9 +125,17 @@ func (s *synth) msg(typ trjson.MsgType, name string) *consumer.Msg {
 // readAll reads every record of topic up to its end offsets now.
 func readAll(t testing.TB, c *kfake.Cluster, topic string) []*kgo.Record {
 	t.Helper()
+	return readAllWith(t, c, topic, nil, SASL{})
+}
+
+// readAllWith is readAll with TLS and SASL.
+func readAllWith(t testing.TB, c *kfake.Cluster, topic string, tlsCfg *tls.Config, sasl SASL) []*kgo.Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	conn := Connection{Brokers: c.ListenAddrs(), TLS: tlsCfg, SASL: sasl}
+	opts := conn.kgoOpts()
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +155,7 @@ func readAll(t testing.TB, c *kfake.Cluster, topic string) []*kgo.Record {
 	if len(parts) == 0 {
 		return nil
 	}
-	rc, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
+	rc, err := kgo.NewClient(append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
