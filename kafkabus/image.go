@@ -34,11 +34,17 @@ func (im *Image) Field(name string) *trjson.Field {
 type fieldImage struct {
 	fields []trjson.Field
 	index  map[string]int
+	// next is where the field after the last one merged sits: updates
+	// list their fields in a stable order, so a name compare (the
+	// decoder interns names: often a pointer compare) mostly saves the
+	// map lookup.
+	next int
 }
 
 func (f *fieldImage) reset() {
 	f.fields = f.fields[:0]
 	clear(f.index)
+	f.next = 0
 }
 
 // merge applies fields (which may alias a decoder's buffers).
@@ -47,12 +53,16 @@ func (f *fieldImage) merge(fields []trjson.Field) {
 		f.index = make(map[string]int, len(fields))
 	}
 	for _, nf := range fields {
-		i, ok := f.index[nf.Name]
-		if !ok {
-			i = len(f.fields)
-			f.index[nf.Name] = i
-			f.fields = append(f.fields, trjson.Field{Name: nf.Name})
+		i := f.next
+		if i >= len(f.fields) || f.fields[i].Name != nf.Name {
+			var ok bool
+			if i, ok = f.index[nf.Name]; !ok {
+				i = len(f.fields)
+				f.index[nf.Name] = i
+				f.fields = append(f.fields, trjson.Field{Name: nf.Name})
+			}
 		}
+		f.next = i + 1
 		dst := &f.fields[i]
 		buf := dst.Str[:0]
 		*dst = nf
