@@ -311,7 +311,7 @@ func (p *Publisher) loop() {
 
 // takeDrops marks the items that lost messages.
 func (p *Publisher) takeDrops() {
-	if !p.dropPending.Swap(false) {
+	if !p.dropPending.Load() || !p.dropPending.Swap(false) { // a load first: no write per message
 		return
 	}
 	p.dropMu.Lock()
