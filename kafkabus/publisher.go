@@ -99,6 +99,7 @@ type pubItem struct {
 	dirty     bool
 	dropped   int64 // messages dropped since the last complete Refresh
 	imageSize int   // of the last image, to size the next one's buffer
+	partial   bool  // within a multi-part Refresh
 }
 
 // entry carries one message from Handle to the loop and on to Kafka; it
@@ -361,6 +362,7 @@ func (p *Publisher) process(e *entry) {
 			it.img.reset()
 		}
 		it.img.merge(e.fields)
+		it.partial = !e.complet // no image of half a multi-part Refresh
 		if e.complet {
 			it.dropped = 0 // a complete Refresh is a fresh image
 			imageNow = true
@@ -407,7 +409,7 @@ func (p *Publisher) process(e *entry) {
 
 	if it.images {
 		p.markDirty(it)
-		if imageNow || p.opts.ImageInterval < 0 {
+		if (imageNow || p.opts.ImageInterval < 0) && !it.partial {
 			p.writeImage(it)
 		}
 	}
@@ -448,12 +450,17 @@ func (p *Publisher) tickDone(e *entry, err error) {
 // flushImages writes the image of every item changed since its last
 // image.
 func (p *Publisher) flushImages() {
+	keep := p.dirty[:0]
 	for _, it := range p.dirty {
-		if it.dirty {
+		switch {
+		case it.dirty && it.partial:
+			keep = append(keep, it) // written when the Refresh completes
+		case it.dirty:
 			p.writeImage(it)
 		}
 	}
-	p.dirty = p.dirty[:0]
+	clear(p.dirty[len(keep):])
+	p.dirty = keep
 }
 
 // writeImage produces it's merged image to the compacted topic.

@@ -349,7 +349,7 @@ func (s *Subscriber) applyTick(r *kgo.Record) *consumer.Msg {
 	}
 	switch m.Type {
 	case trjson.TypeRefresh:
-		if m.ClearsCache() {
+		if m.ClearsCache() && m.PartNumber == 0 { // later parts of a multi-part Refresh add to the first
 			it.img.reset()
 		}
 		it.img.merge(m.Fields)

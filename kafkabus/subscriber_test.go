@@ -202,3 +202,33 @@ func TestSubscriberOptionsErrors(t *testing.T) {
 		t.Error("NewSubscriber to a closed port succeeded")
 	}
 }
+
+// A multi-part Refresh: the image is written once it completes and holds
+// every part's fields; the Subscriber's rebuild from the ticks does too.
+func TestMultiPartRefresh(t *testing.T) {
+	c := startCluster(t, 1, "mp", 1)
+	r := startSubscriber(t, c, "mp", func(o *SubscriberOptions) { o.Lookback = time.Minute })
+	p := newTestPublisher(t, c, "mp", func(o *Options) { o.ImageInterval = 10 * time.Millisecond })
+	part := func(n int64, last bool, fs ...trjson.Field) *consumer.Msg {
+		tm := trjson.Msg{Type: trjson.TypeRefresh, ID: 5, PartNumber: n, NotComplete: !last, SeqNumber: 7, HasSeqNumber: true,
+			Fields: fs, HasFields: true, State: trjson.State{Stream: trjson.StreamOpen, Data: trjson.DataOk}, HasState: true}
+		return &consumer.Msg{Type: trjson.TypeRefresh, Name: "BIG.N", Service: "S", Domain: trjson.DomainMarketPrice,
+			PartNumber: n, Complete: last, State: tm.State, HasState: true, SeqNumber: 7, HasSeq: true, Fields: fs,
+			Raw: trjson.AppendMsg(nil, &tm), Received: time.Now()}
+	}
+	p.Handle(part(0, false, trjson.Float("BID", 1), trjson.Float("ASK", 2)))
+	waitFor(t, 10*time.Second, "part 0 in Kafka", func() bool { return p.Stats().Ticks == 1 })
+	if imgs := p.Stats().Images; imgs != 0 {
+		t.Errorf("%d images written before the Refresh completed", imgs)
+	}
+	p.Handle(part(1, true, trjson.String("DSPLY_NAME", "BIG")))
+	closePublisher(t, p)
+	imgs := lastImages(t, readAll(t, c, ImageTopic("mp")))
+	checkImages(t, refImages{"S|BIG.N": {"BID": fieldText(trjson.Float("BID", 1)), "ASK": fieldText(trjson.Float("ASK", 2)),
+		"DSPLY_NAME": fieldText(trjson.String("DSPLY_NAME", "BIG"))}}, imgs)
+	waitFor(t, 10*time.Second, "both parts followed", func() bool { return r.sub.Stats().Ticks == 2 })
+	im, _ := r.sub.Image(ItemKey{Service: "S", Name: "BIG.N"})
+	if len(im.Fields) != 3 {
+		t.Errorf("rebuilt image %+v, want the fields of both parts", im.Fields)
+	}
+}
