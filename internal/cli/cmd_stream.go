@@ -17,8 +17,8 @@ type streamCmd struct {
 	connFlags
 	itemFlags
 	outputFlags
-	kafkaFlags      // cmd_stream_kafka.go
-	Snapshot   bool `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
+	streamKafkaFlags      // cmd_stream_kafka.go
+	Snapshot         bool `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
 }
 
 func (c *streamCmd) run(ctx context.Context, env *Env) error {

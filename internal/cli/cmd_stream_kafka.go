@@ -18,11 +18,17 @@ import (
 	"github.com/ertkit/ertkit/trjson"
 )
 
-// kafkaFlags are ert stream's Kafka flags: --from kafka://… reads from
-// Kafka instead of RTO; --kafka-brokers also publishes what is streamed.
+// streamKafkaFlags are ert stream's Kafka flags: --from kafka://… reads
+// from Kafka instead of RTO; the kafkaFlags publish what is streamed.
+type streamKafkaFlags struct {
+	From string `name:"from" help:"Read from Kafka instead of RTO: kafka://broker[,broker]/topicprefix (images from the compacted topic, then the tick topic; RICs, if given, filter)."`
+	kafkaFlags
+}
+
+// kafkaFlags publish what a command receives to Kafka (--kafka-brokers);
+// any command can embed them and call publisher (ert stream; ert gateway).
 // The SASL password comes from ERT_KAFKA_SASL_PASSWORD only, never argv.
 type kafkaFlags struct {
-	From               string   `name:"from" help:"Read from Kafka instead of RTO: kafka://broker[,broker]/topicprefix (images from the compacted topic, then the tick topic; RICs, if given, filter)."`
 	KafkaBrokers       []string `name:"kafka-brokers" sep:"," help:"Also publish every message to Kafka, at these seed brokers (host:port,…)."`
 	KafkaTopicPrefix   string   `name:"kafka-topic-prefix" default:"ert" help:"Topics <prefix>.ticks and <prefix>.images (with --kafka-brokers)."`
 	KafkaCreateTopics  bool     `name:"kafka-create-topics" help:"Create the two topics when missing (ticks: delete policy; images: compacted)."`
