@@ -18,14 +18,26 @@ type streamCmd struct {
 	connFlags
 	itemFlags
 	outputFlags
-	Snapshot bool `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
+	streamKafkaFlags      // cmd_stream_kafka.go
+	Snapshot         bool `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
 }
 
 func (c *streamCmd) run(ctx context.Context, env *Env) error {
+	if c.From != "" {
+		return c.runFromKafka(ctx, env)
+	}
 	if err := c.complete(env); err != nil {
 		return err
 	}
-	return runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: c.Snapshot})
+	tee, closeTee, err := c.publisher(ctx, env)
+	if err != nil {
+		return err
+	}
+	err = runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: c.Snapshot, tee: tee})
+	if cerr := closeTee(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 type snapshotCmd struct {
@@ -53,6 +65,8 @@ type itemRun struct {
 	title    string
 	narrate  func(string)
 	boardCol []string
+	// tee also receives every message (ert stream --kafka-brokers).
+	tee func(*consumer.Msg)
 }
 
 func parseDomain(s string) (trjson.Domain, error) {
@@ -132,6 +146,9 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 		shown     = map[string]trjson.State{} // last state shown per item
 	)
 	handler := func(m *consumer.Msg) {
+		if r.tee != nil {
+			r.tee(m)
+		}
 		outMu.Lock()
 		pm = trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State,
 			HasSeqNumber: m.HasSeq, SeqNumber: m.SeqNumber, Fields: m.Fields, Raw: m.Raw}
