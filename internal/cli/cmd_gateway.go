@@ -25,6 +25,7 @@ import (
 
 type gatewayCmd struct {
 	connFlags
+	kafkaFlags // --kafka-brokers: every upstream message also to Kafka
 	Listen         string        `name:"listen" default:"127.0.0.1:15000" help:"Downstream ws:// listen address (\"\" for none)."`
 	ListenTLS      string        `name:"listen-tls" help:"Downstream wss:// listen address (e.g. 127.0.0.1:15001)."`
 	Cert           string        `name:"cert" type:"path" help:"Server certificate (PEM) for --listen-tls; default: a generated CA and certificate for the loopback names."`
@@ -152,6 +153,16 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 	defer cancel()
 	go sess.tokens.Run(runCtx)
 
+	var sinks []func(*consumer.Msg)
+	kafkaTee, kafkaClose, err := c.kafkaFlags.publisher(ctx, env)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer kafkaClose()
+	if kafkaTee != nil {
+		sinks = append(sinks, kafkaTee)
+	}
 	up := sess.consumerConfig(nil, env)
 	up.OnEvent = func(e consumer.Event) {
 		if e.Kind == consumer.EventItemState {
@@ -167,7 +178,7 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 		env.Log.Info("upstream", args...)
 	}
 	g, err := gateway.Start(ctx, gateway.Config{
-		Upstream: up, Service: c.Service, Linger: c.Linger, Access: access, Logger: env.Log,
+		Upstream: up, Service: c.Service, Linger: c.Linger, Access: access, Logger: env.Log, Sinks: sinks,
 		Server: server.Config{PingTimeout: c.PingTimeout, QueueLimit: c.QueueLimit, QueueBytes: c.QueueBytes, Pack: c.Pack,
 			MaxConnections: c.MaxConns, LoginTimeout: c.LoginTimeout},
 	})
