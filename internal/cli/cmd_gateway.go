@@ -25,7 +25,7 @@ import (
 
 type gatewayCmd struct {
 	connFlags
-	kafkaFlags // --kafka-brokers: every upstream message also to Kafka
+	kafkaFlags                   // --kafka-brokers: every upstream message also to Kafka
 	Listen         string        `name:"listen" default:"127.0.0.1:15000" help:"Downstream ws:// listen address (\"\" for none)."`
 	ListenTLS      string        `name:"listen-tls" help:"Downstream wss:// listen address (e.g. 127.0.0.1:15001)."`
 	Cert           string        `name:"cert" type:"path" help:"Server certificate (PEM) for --listen-tls; default: a generated CA and certificate for the loopback names."`
