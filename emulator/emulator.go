@@ -35,10 +35,22 @@ type Config struct {
 	Topology []Service
 
 	// PlainWS serves ws:// instead of wss:// on the streaming endpoints,
-	// and plain HTTP on the API side. Default false (TLS everywhere).
+	// and plain HTTP on the API side: shorthand for PlainStream and
+	// PlainAPI together. Default false (TLS everywhere).
 	PlainWS bool
-	// CertFile and KeyFile supply a server certificate; by default a CA
-	// and a certificate for 127.0.0.1, ::1 and localhost are generated.
+	// PlainStream serves ws:// instead of wss:// on the streaming
+	// endpoints only; with the API side still on HTTPS this is the layout
+	// of a deployed ADS and its authentication server (HTTPS /getToken,
+	// ws:// streaming) that LSEG's authentication examples expect.
+	// Default false.
+	PlainStream bool
+	// PlainAPI serves plain HTTP instead of HTTPS on the API side (token,
+	// discovery, /getToken, admin) only; the streaming endpoints keep
+	// wss:// unless PlainStream is set. Default false.
+	PlainAPI bool
+	// CertFile and KeyFile supply a server certificate (used by whichever
+	// side has TLS); by default a CA and a certificate for 127.0.0.1, ::1
+	// and localhost are generated.
 	CertFile, KeyFile string
 	// CAFile is where the generated CA certificate is written (PEM).
 	// Default: a file in a temporary directory removed by Close.
@@ -185,8 +197,13 @@ type Endpoint struct {
 // Info is what a client needs to reach a started emulator. It is also the
 // JSON line `ert emulator` prints when ready.
 type Info struct {
-	AuthURLV1    string     `json:"auth_url_v1"`
-	AuthURLV2    string     `json:"auth_url_v2"`
+	AuthURLV1 string `json:"auth_url_v1"`
+	AuthURLV2 string `json:"auth_url_v2"`
+	// GetTokenURL is the ADS authentication server's endpoint: POST a
+	// form of username and password, get {"success":true} and the cookie
+	// AuthToken to send (with AuthPosition and applicationId) on the
+	// WebSocket upgrade, which then logs in by itself (spec §5.4).
+	GetTokenURL  string     `json:"get_token_url"`
 	DiscoveryURL string     `json:"discovery_url"`
 	Endpoints    []Endpoint `json:"endpoints"`
 	CAFile       string     `json:"ca_file,omitempty"`

@@ -87,6 +87,9 @@ func (cfg *Config) applyDefaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.PlainWS {
+		cfg.PlainStream, cfg.PlainAPI = true, true
+	}
 }
 
 // DefaultTopology is the discovery layout for n streaming endpoints
@@ -130,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 
 	// TLS material.
 	var bundle *certs.Bundle
-	if !cfg.PlainWS {
+	if !cfg.PlainStream || !cfg.PlainAPI {
 		var err error
 		if cfg.CertFile != "" {
 			bundle, err = certs.Load(cfg.CertFile, cfg.KeyFile)
@@ -195,12 +198,9 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	}
 	e.hub = hub
 	var srvTLS *tls.Config
-	if bundle != nil {
-		srvTLS = bundle.ServerTLS
-	}
-	scheme := "wss"
-	if cfg.PlainWS {
-		scheme = "ws"
+	scheme := "ws"
+	if !cfg.PlainStream {
+		srvTLS, scheme = bundle.ServerTLS, "wss"
 	}
 	for i, ln := range lns {
 		e.servers = append(e.servers, server.NewServer(hub, strconv.Itoa(i), ln, srvTLS))
@@ -236,12 +236,10 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	// (or never closes) a request must not hold them for ever.
 	e.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: cfg.APIIdleTimeout, ErrorLog: log.New(io.Discard, "", 0)}
-	httpScheme := "https"
+	httpScheme := "http"
 	var l net.Listener = apiLn
-	if bundle != nil {
-		l = tls.NewListener(apiLn, bundle.ServerTLS.Clone())
-	} else {
-		httpScheme = "http"
+	if !cfg.PlainAPI {
+		l, httpScheme = tls.NewListener(apiLn, bundle.ServerTLS.Clone()), "https"
 	}
 	e.wg.Add(1)
 	go func() {
@@ -253,6 +251,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	e.info.AuthURLV1 = base + gateway.PathTokenV1
 	e.info.AuthURLV2 = base + gateway.PathTokenV2
 	e.info.DiscoveryURL = base + gateway.PathDiscovery
+	e.info.GetTokenURL = base + gateway.PathGetToken
 	e.info.AdminURL = base + "/admin/"
 	e.info.User, e.info.Password = cfg.User, cfg.Password
 	e.info.ClientID, e.info.ClientSecret = cfg.ClientID, cfg.ClientSecret

@@ -24,9 +24,12 @@ var ErrAccess = errors.New("gateway: invalid access configuration")
 //	  {"name": "risk-engine", "token": "…", "allow": ["*"], "deny": ["/*"]}
 //	]}
 //
-// A user without a token logs in by name (Key.Name, as with an ADS); a
+// A user without a secret logs in by name (Key.Name, as with an ADS); a
 // user with a token logs in with it (Key.NameType "AuthnToken", as with
-// RTO) and not by name. Patterns are path.Match globs over the item name
+// RTO); a user with a password (v1) or a client secret (v2) gets tokens
+// from the gateway's token endpoint (Gateway.TokenHandler) and logs in
+// with them. A user with any secret cannot log in by name. A file that
+// holds secrets must not be readable by other users. Patterns are path.Match globs over the item name
 // ("*" does not cross "/", so "/*" is every delayed item); deny wins over
 // allow; a user with no allow pattern may open nothing.
 type Access struct {
@@ -39,13 +42,22 @@ type User struct {
 	Name string `json:"name"`
 	// Token, when set, is the user's access token; the user must log in
 	// with it.
-	Token string   `json:"token,omitempty"`
-	Allow []string `json:"allow"`
-	Deny  []string `json:"deny,omitempty"`
+	Token string `json:"token,omitempty"`
+	// Password, when set, is the user's password for the v1 password
+	// grant of the gateway's token endpoint (username = Name).
+	Password string `json:"password,omitempty"`
+	// ClientSecret, when set, is the user's secret for the v2
+	// client_credentials grant of the gateway's token endpoint
+	// (client_id = Name).
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Allow        []string `json:"allow"`
+	Deny         []string `json:"deny,omitempty"`
 }
 
-// String never shows the token.
+// String never shows the secrets.
 func (u User) String() string { return "user " + u.Name }
+
+func (u *User) hasSecret() bool { return u.Token != "" || u.Password != "" || u.ClientSecret != "" }
 
 // LoadAccess reads and checks an access file.
 func LoadAccess(file string) (*Access, error) {
@@ -53,7 +65,18 @@ func LoadAccess(file string) (*Access, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAccess, err)
 	}
-	return ParseAccess(b)
+	a, err := ParseAccess(b)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		for i := range a.Users {
+			if a.Users[i].hasSecret() {
+				return nil, fmt.Errorf("%w: %s holds secrets and is readable by other users (chmod 600 it)", ErrAccess, file)
+			}
+		}
+	}
+	return a, nil
 }
 
 // ParseAccess parses and checks an access configuration (JSON).
@@ -63,6 +86,9 @@ func ParseAccess(b []byte) (*Access, error) {
 	var a Access
 	if err := dec.Decode(&a); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAccess, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrAccess)
 	}
 	if err := a.check(); err != nil {
 		return nil, err
@@ -80,6 +106,11 @@ func (a *Access) check() error {
 		}
 		if a.byName[u.Name] != nil {
 			return fmt.Errorf("%w: user %q twice", ErrAccess, u.Name)
+		}
+		for what, s := range map[string]string{"password": u.Password, "client secret": u.ClientSecret} {
+			if s != "" && len(s) < 8 {
+				return fmt.Errorf("%w: the %s of user %q is shorter than 8 characters", ErrAccess, what, u.Name)
+			}
 		}
 		if u.Token != "" {
 			if len(u.Token) < 16 {
@@ -102,8 +133,8 @@ func (a *Access) check() error {
 
 // allowNames reports whether some user logs in by name.
 func (a *Access) allowNames() bool {
-	for _, u := range a.Users {
-		if u.Token == "" {
+	for i := range a.Users {
+		if !a.Users[i].hasSecret() {
 			return true
 		}
 	}
@@ -116,7 +147,7 @@ func (a *Access) checkUser(name string) error {
 	switch {
 	case u == nil:
 		return errors.New("login rejected: unknown user")
-	case u.Token != "":
+	case u.hasSecret():
 		return errors.New("login rejected: this user logs in with a token")
 	}
 	return nil

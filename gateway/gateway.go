@@ -72,6 +72,8 @@ type Gateway struct {
 	client *consumer.Client
 	hub    *server.Hub
 	src    *upstream
+	// store holds the downstream tokens (access file, token endpoint).
+	store *tokens.Store
 
 	mu      sync.Mutex
 	servers []*server.Server
@@ -118,9 +120,9 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		sc.Logger = cfg.Logger.With("side", "downstream")
 	}
 	if a := cfg.Access; a != nil {
-		store := tokens.NewStore(nil)
-		a.registerTokens(store)
-		sc.Store = store
+		g.store = tokens.NewStore(nil)
+		a.registerTokens(g.store)
+		sc.Store = g.store
 		sc.ADSMode = a.allowNames()
 		sc.CheckUser = a.checkUser
 		sc.Entitled = a.entitled
@@ -173,8 +175,12 @@ func (g *Gateway) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	g.hub.Close()
+	// The upstream session goes before the hub: the hub closes its open
+	// items at the source, and one upstream Close per item would wait on
+	// a session that may be down.
+	g.src.closing.Store(true)
 	errs = append(errs, g.client.Close())
+	g.hub.Close()
 	return errors.Join(errs...)
 }
 

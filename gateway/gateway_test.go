@@ -509,6 +509,7 @@ func TestAccessFileErrors(t *testing.T) {
 		`{"users":[{"nam":"a"}]}`,
 		`{"users":[{"allow":["*"]}]}`,
 		`not json`,
+		`{"users":[]} {"users":[{"name":"extra","allow":["*"]}]}`,
 	} {
 		if _, err := gateway.ParseAccess([]byte(c)); !errors.Is(err, gateway.ErrAccess) {
 			t.Errorf("%s: %v", c, err)
@@ -547,5 +548,57 @@ func TestSDKDownstreamAndPost(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the posted value never came back downstream")
 		}
+	}
+}
+
+// With a hot-standby pair upstream, losing one endpoint is invisible
+// downstream: no Status, no gap, no repeat.
+func TestUpstreamHotStandby(t *testing.T) {
+	emu := testutil.StartEmulator(t, emulator.Config{Rate: 50, RateSet: true})
+	info := emu.Info()
+	tokens := auth.NewManager(auth.ClientCredentials(auth.ClientCredentialsConfig{
+		TokenURL: info.AuthURLV2, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+	}), auth.Options{TLSConfig: testutil.TLS(t, info)})
+	defer tokens.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	eps := testutil.Endpoints(info)
+	gw, err := gateway.Start(ctx, gateway.Config{Upstream: consumer.Config{Endpoints: eps[:2], HotStandby: true,
+		TokenSource: tokens, TLS: consumer.TLS{CAPEM: info.CAPEM},
+		Reconnect: consumer.Reconnect{MinDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.Serve(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, ln.Addr().String())
+	c.loginByName("hs")
+	c.send(`{"ID":2,"Key":{"Name":"TRI.N"}}`)
+	last := c.until("refresh", is("Refresh", 2))["SeqNumber"].(float64)
+	check := func(n int) {
+		for range n {
+			m := c.until("update", func(m map[string]any) bool { return m["ID"] == 2.0 })
+			if m["Type"] != "Update" {
+				t.Fatalf("downstream saw %v", m)
+			}
+			if s := m["SeqNumber"].(float64); s != last+1 {
+				t.Fatalf("SeqNumber %v after %v", s, last)
+			}
+			last = m["SeqNumber"].(float64)
+		}
+	}
+	check(10)
+	if _, err := emu.KillEndpoint(0, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	check(100) // two seconds at 50/s: across the loss and the return
+	if subs := emu.State().Items; len(subs) == 0 {
+		t.Fatal("no upstream items")
 	}
 }

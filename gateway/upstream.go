@@ -26,6 +26,9 @@ type upstream struct {
 	items map[string]*upstreamItem // by item name, as requested
 
 	unmatched atomic.Int64
+	// closing: the gateway is shutting down; items are not closed one by
+	// one upstream (the session closes with them).
+	closing atomic.Bool
 }
 
 type upstreamItem struct {
@@ -80,7 +83,7 @@ func (u *upstream) Close(it *server.Item) {
 	}
 	delete(u.items, it.Name())
 	u.mu.Unlock()
-	if ui.sub == nil {
+	if ui.sub == nil || u.closing.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), upstreamCallTimeout)

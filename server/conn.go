@@ -60,6 +60,8 @@ type conn struct {
 	loggedIn  atomic.Bool
 	loginID   atomic.Int64
 	loginName string
+	user      atomic.Pointer[string] // loginName, for Conns
+	sent      atomic.Int64           // messages written
 	appID     string
 	position  string
 	tokenLike bool
@@ -425,6 +427,7 @@ func (c *conn) writeLoop() {
 		}
 		werr = c.writeData(fb.Frame())
 		c.srv.msgsSent.Add(int64(fb.Count()))
+		c.sent.Add(int64(fb.Count()))
 		c.srv.framesSent.Add(1)
 		fb.Reset()
 	}
@@ -435,6 +438,7 @@ func (c *conn) writeLoop() {
 		}
 		werr = c.writeData(frame)
 		c.srv.msgsSent.Add(int64(n))
+		c.sent.Add(int64(n))
 		c.srv.framesSent.Add(1)
 	}
 	add := func(m *trjson.Msg) {

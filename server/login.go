@@ -117,6 +117,7 @@ func loginFailText(err error) string {
 // revocation right after the client sees the refresh still finds it.
 func (c *conn) acceptLogin(id int64, name string, a loginAttrs, tokenLogin, refresh bool, register func()) {
 	c.loginName, c.appID, c.position, c.tokenLike = name, a.appID, a.position, tokenLogin
+	c.user.Store(&name)
 	c.loginID.Store(id)
 	c.loggedIn.Store(true)
 	if register != nil {

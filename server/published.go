@@ -134,6 +134,9 @@ type srcItem struct {
 	linger *time.Timer
 	// dropped counts updates received before the first image.
 	dropped int64
+	// snap is an immutable copy of the image, shared by the Refreshes of
+	// every stream opened until the next change (nil: stale).
+	snap []trjson.Field
 }
 
 // srcOp is an Open or Close for the Hub's source goroutine.
@@ -325,6 +328,7 @@ func (it *Item) Refresh(img Image) {
 		src.fields, src.arena = src.fields[:0], src.arena[:0]
 	}
 	src.fields, src.arena = mergeOwned(src.fields, src.arena, img.Fields)
+	src.snap = nil
 	src.seq, src.hasSeq = img.SeqNumber, img.HasSeq
 	src.state = img.State
 	if src.state.Stream == trjson.StreamUnspecified {
@@ -363,6 +367,7 @@ func (it *Item) Update(u Update) {
 		return
 	}
 	src.fields, src.arena = mergeOwned(src.fields, src.arena, u.Fields)
+	src.snap = nil
 	if u.HasSeq {
 		src.seq, src.hasSeq = u.SeqNumber, true
 	}
@@ -491,10 +496,13 @@ func (c *conn) sourceImageLocked(s *sub, m *trjson.Msg) {
 	}
 	m.PermData = src.perm
 	m.SeqNumber, m.HasSeqNumber = src.seq, src.hasSeq
-	// The cache changes under later updates: the message gets its own
-	// copy of the image.
-	fields, _ := copyFields(make([]trjson.Field, 0, len(src.fields)), nil, src.fields)
-	m.Fields, m.HasFields = viewFields(fields, s.view.Load()), true
+	// The cache changes under later updates: queued messages share an
+	// immutable copy of the image, made once per change of the image
+	// (a burst of new streams does not copy it once per stream).
+	if src.snap == nil {
+		src.snap, _ = copyFields(make([]trjson.Field, 0, len(src.fields)), nil, src.fields)
+	}
+	m.Fields, m.HasFields = viewFields(src.snap, s.view.Load()), true
 }
 
 // SourceItem describes an item open at a Source.

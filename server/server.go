@@ -423,6 +423,8 @@ type ConnInfo struct {
 	LoggedIn bool   `json:"logged_in"`
 	User     string `json:"user,omitempty"`
 	Streams  int    `json:"streams"`
+	// Sent is the number of messages written to the connection.
+	Sent int64 `json:"sent"`
 }
 
 // Conns lists the live connections.
@@ -432,7 +434,10 @@ func (s *Server) Conns() []ConnInfo {
 		c.smu.Lock()
 		n := len(c.streams)
 		c.smu.Unlock()
-		ci := ConnInfo{ID: c.id, Remote: c.remote, LoggedIn: c.loggedIn.Load(), Streams: n}
+		ci := ConnInfo{ID: c.id, Remote: c.remote, LoggedIn: c.loggedIn.Load(), Streams: n, Sent: c.sent.Load()}
+		if u := c.user.Load(); u != nil {
+			ci.User = *u
+		}
 		out = append(out, ci)
 	}
 	return out

@@ -43,6 +43,7 @@ type grammar struct {
 	Token    tokenCmd    `cmd:"" help:"Get a token and show its metadata (the token itself is redacted unless --show-token)."`
 	Doctor   doctorCmd   `cmd:"" help:"Check every step from DNS to the first refresh, timed, with advice on failures."`
 	Emulator emulatorCmd `cmd:"" help:"Run a local RTO emulator: token endpoint, service discovery, streaming endpoints, faults."`
+	Gateway  gatewayCmd  `cmd:"" help:"Fan one upstream session (RTO, an ADS, the emulator) out to many WebSocket API clients, as an ADS does."`
 	Soak     soakCmd     `cmd:"" help:"Bounded soak test against an embedded emulator: fixed update rate, short tokens, random faults; JSON report."`
 	Bench    benchCmd    `cmd:"" help:"Load-test the SDK against an in-process emulator on 127.0.0.1: throughput, latency, allocations, CPU, RSS."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`

@@ -16,7 +16,9 @@ type emulatorCmd struct {
 	APIAddr        string        `name:"api-addr" default:"127.0.0.1:0" help:"Listen address of the token, discovery and admin endpoints."`
 	StreamAddr     []string      `name:"stream-addr" help:"Listen address of a streaming endpoint (repeatable; port 0 = ephemeral). Default: three endpoints on 127.0.0.1."`
 	InsecureListen bool          `name:"insecure-listen" help:"Allow listening on non-loopback addresses."`
-	Plain          bool          `name:"plain" help:"Serve ws:// and http:// instead of wss:// and https://."`
+	Plain          bool          `name:"plain" help:"Serve ws:// and http:// instead of wss:// and https:// (both --plain-stream and --plain-api)."`
+	PlainStream    bool          `name:"plain-stream" help:"Serve ws:// instead of wss:// on the streaming endpoints only (with HTTPS on the API side: a deployed ADS with its /getToken server)."`
+	PlainAPI       bool          `name:"plain-api" help:"Serve http:// instead of https:// on the token, discovery, /getToken and admin endpoints only."`
 	Cert           string        `name:"cert" help:"Server certificate (PEM) instead of a generated one." type:"path"`
 	Key            string        `name:"key" help:"Server key (PEM) for --cert." type:"path"`
 	CAFile         string        `name:"ca-file" help:"Where to write the generated CA certificate (default: a temporary file)." type:"path"`
@@ -84,7 +86,7 @@ func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
 		c.ClientSecret = env.Getenv("ERT_EMULATOR_CLIENTSECRET")
 	}
 	cfg := emulator.Config{
-		APIAddr: c.APIAddr, StreamAddrs: c.StreamAddr, PlainWS: c.Plain,
+		APIAddr: c.APIAddr, StreamAddrs: c.StreamAddr, PlainWS: c.Plain, PlainStream: c.PlainStream, PlainAPI: c.PlainAPI,
 		CertFile: c.Cert, KeyFile: c.Key, CAFile: c.CAFile,
 		User: c.User, Password: c.Password, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		Audience: c.Audience, TokenLifetime: c.TokenLifetime, GatewayRateLimit: c.GatewayLimit,

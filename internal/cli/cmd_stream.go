@@ -238,24 +238,8 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 		env.Log.Info(msg)
 	}
 
-	cfg := consumer.Config{
-		TokenSource:   sess.tokens,
-		HotStandby:    r.conn.HotStandby,
-		TLS:           consumer.TLS{CAFile: r.conn.CAFile, CAPEM: r.caPEM, InsecureSkipVerify: r.conn.Insecure},
-		ApplicationID: r.conn.AppID,
-		Position:      r.conn.Position,
-		Service:       r.conn.Service,
-		Handler:       handler,
-		OnEvent:       onEvent,
-		Logger:        env.Log,
-		Reconnect:     consumer.Reconnect{MaxCertFailures: r.conn.maxCertFailures()},
-	}
-	for _, e := range append(append([]discovery.Endpoint{}, sess.primary...), sess.backups...) {
-		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, r.conn.WS))
-	}
-	if r.conn.Hostname == "" {
-		cfg.Discover = consumer.Discovery(r.conn.discoveryURL(), sess.tokens, r.conn.Region, r.conn.HotStandby, discovery.Options{HTTPClient: sess.http})
-	}
+	cfg := sess.consumerConfig(r.caPEM, env)
+	cfg.Handler, cfg.OnEvent = handler, onEvent
 	narrate(fmt.Sprintf("endpoints: %v", cfg.Endpoints))
 	client, err := consumer.Dial(ctx, cfg)
 	if err != nil {

@@ -73,6 +73,16 @@ var specs = []spec{
 	eq("TRV.N", "TRAVELERS COS", "USD", "NYS", 250.60, 100, 1, 100),
 	eq("VZ.N", "VERIZON COMMS", "USD", "NYS", 42.15, 100, 1, 100),
 	eq("SHW.N", "SHERWIN-WILLIAMS", "USD", "NYS", 361.90, 100, 1, 100),
+	// The spec's own examples: T.N is in the §6.3 batch (TRI.N, IBM.N,
+	// T.N); F.N, WFT.N, NOK.N and S.N are the constituents §35.2.2 shows
+	// of the Symbol List .AV.N. WFT.N and S.N are gone from the NYSE since
+	// (Weatherford relisted, Sprint merged), so their levels are those of
+	// the spec's 2018 samples; the others are today's.
+	eq("T.N", "AT&T INC", "USD", "NYS", 22.45, 100, 1, 100),
+	eq("F.N", "FORD MOTOR CO", "USD", "NYS", 10.85, 100, 1, 100),
+	eq("WFT.N", "WEATHERFORD INTL", "USD", "NYS", 3.05, 100, 1, 100),
+	eq("NOK.N", "NOKIA CORP ADR", "USD", "NYS", 4.60, 100, 1, 100),
+	eq("S.N", "SPRINT CORP", "USD", "NYS", 5.90, 100, 1, 100),
 	// Nasdaq.
 	eq("AAPL.O", "APPLE INC", "USD", "NAS", 230.10, 100, 1, 100),
 	eq("MSFT.O", "MICROSOFT CP", "USD", "NAS", 420.55, 100, 1, 100),
@@ -155,4 +165,9 @@ var chains = map[string][]string{
 	"0#.N225":  {"6758.T", "7203.T", "8306.T", "9984.T"},
 	"0#USDFX=": {"AUD=", "CAD=", "CHF=", "CNY=", "EUR=", "GBP=", "JPY=", "NZD="},
 	"0#UST":    {"US2YT=RR", "US10YT=RR", "US30YT=RR"},
+	// .AV.N is the spec's Symbol List example (§35.2): the NYSE's top 25
+	// by volume ("CountHint":25), starting with the four it shows.
+	".AV.N": {"F.N", "WFT.N", "NOK.N", "S.N", "T.N", "BA.N", "KO.N", "VZ.N", "JPM.N", "WMT.N", "DIS.N",
+		"NKE.N", "CVX.N", "MRK.N", "JNJ.N", "PG.N", "V.N", "GS.N", "IBM.N", "HD.N", "UNH.N", "CAT.N",
+		"AXP.N", "CRM.N", "MMM.N"},
 }

@@ -13,6 +13,7 @@
 //	POST /auth/oauth2/v1/token       password, refresh_token (expires_in is a string)
 //	POST /auth/oauth2/v2/token       client_credentials (expires_in is a number)
 //	GET  /streaming/pricing/v1/      discovery (trailing slash optional)
+//	POST /getToken                   a deployed ADS's authentication server (cookie AuthToken)
 package gateway
 
 import (
@@ -187,6 +188,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveToken(w, r, EndpointTokenV2, g.tokenV2)
 	case PathDiscovery, PathDiscovery[:len(PathDiscovery)-1]:
 		g.serveDiscovery(w, r)
+	case PathGetToken:
+		g.serveGetToken(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	}
