@@ -1,0 +1,343 @@
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ertkit/ertkit/consumer"
+	"github.com/ertkit/ertkit/trjson"
+)
+
+// SubscriberConfig configures a subscription. Conn and Handler are required.
+type SubscriberConfig struct {
+	// Conn is the NATS connection. The subscription does not close it.
+	Conn *nats.Conn
+	// Streams names the bus (the Prefix must be the publisher's; the
+	// sizes are not used).
+	Streams Streams
+	// Handler receives each item's image (a complete Refresh), then its
+	// messages in order, on one goroutine. The Msg and what it points to
+	// are valid only during the call (Clone to keep); Msg.Item is nil.
+	Handler func(*consumer.Msg)
+	// OnEvent receives gaps, duplicates, malformed messages, missing or
+	// stale images and consumer errors. Default: ignored (they are still
+	// counted in Stats).
+	OnEvent func(Event)
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventGap: an Update's SeqNumber is not the last one plus one
+	// (Expected, Got). The message is delivered.
+	EventGap EventKind = iota + 1
+	// EventDuplicate: an Update repeats the last SeqNumber; it is skipped.
+	EventDuplicate
+	// EventMalformed: a payload or header on the item's subject could not
+	// be decoded (Err); the message is skipped.
+	EventMalformed
+	// EventNoImage: the last-value store has no image of the item; its
+	// messages are delivered from the oldest one kept.
+	EventNoImage
+	// EventStaleImage: the image misses Got messages the publisher lost
+	// (dropped or never acknowledged) since the item's last Refresh.
+	EventStaleImage
+	// EventError: the JetStream consumer reported an error (Err); it
+	// recovers by itself (ordered consumer).
+	EventError
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventGap:
+		return "gap"
+	case EventDuplicate:
+		return "duplicate"
+	case EventMalformed:
+		return "malformed"
+	case EventNoImage:
+		return "no-image"
+	case EventStaleImage:
+		return "stale-image"
+	case EventError:
+		return "error"
+	}
+	return "unknown"
+}
+
+// Event is something a subscriber must not miss silently.
+type Event struct {
+	Kind      EventKind
+	Key       Key
+	Subject   string
+	StreamSeq uint64 // updates-stream sequence of the message, when there is one
+	Expected  int64  // EventGap: the SeqNumber that was due
+	Got       int64  // EventGap, EventDuplicate: the SeqNumber received; EventStaleImage: messages missing
+	Err       error
+}
+
+func (e Event) String() string {
+	s := e.Kind.String() + " " + e.Key.String()
+	switch e.Kind {
+	case EventGap:
+		s += fmt.Sprintf(": SeqNumber %d, expected %d", e.Got, e.Expected)
+	case EventDuplicate:
+		s += fmt.Sprintf(": SeqNumber %d again", e.Got)
+	case EventStaleImage:
+		s += fmt.Sprintf(": %d messages missing since the last Refresh", e.Got)
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// SubscriberStats counts what a subscription delivered and reported.
+type SubscriberStats struct {
+	Images     int64 // images delivered
+	Messages   int64 // updates-stream messages delivered
+	InImage    int64 // skipped: already in the image
+	Duplicates int64
+	Gaps       int64
+	Malformed  int64
+}
+
+// Subscription delivers the items of one Subscribe call.
+type Subscription struct {
+	cfg   SubscriberConfig
+	items map[string]*subItem // by updates subject
+	cc    jetstream.ConsumeContext
+	dec   trjson.Decoder
+	msg   consumer.Msg
+
+	images, messages, inImage, duplicates, gaps, malformed atomic.Int64
+
+	closeOnce sync.Once
+}
+
+type subItem struct {
+	key  Key
+	join join
+}
+
+// Subscribe delivers, for each item, its image from the last-value stream
+// and then every later message of the updates stream, joined as described
+// on join (docs/NATS.md): no message lost, none delivered twice, gaps in
+// SeqNumber reported. Images are delivered before Subscribe returns.
+func Subscribe(ctx context.Context, cfg SubscriberConfig, keys []Key) (*Subscription, error) {
+	if cfg.Conn == nil || cfg.Handler == nil {
+		return nil, errors.New("natsbus: SubscriberConfig needs Conn and Handler")
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no items", ErrName)
+	}
+	if err := cfg.Streams.defaults(); err != nil {
+		return nil, err
+	}
+	s := &Subscription{cfg: cfg, items: map[string]*subItem{}}
+	type req struct {
+		it   *subItem
+		last string
+	}
+	reqs := make([]req, 0, len(keys))
+	var filters []string
+	for _, k := range keys {
+		us, err := cfg.Streams.UpdateSubject(k)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: subscribe %q: %w", k.Name, err)
+		}
+		if _, dup := s.items[us]; dup {
+			continue
+		}
+		ls, _ := cfg.Streams.LastSubject(k)
+		it := &subItem{key: k}
+		s.items[us] = it
+		reqs = append(reqs, req{it, ls})
+		filters = append(filters, us)
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: %w", err)
+	}
+	updates, err := js.Stream(ctx, cfg.Streams.UpdatesStream())
+	if err != nil {
+		return nil, streamErr(cfg.Streams.UpdatesStream(), err)
+	}
+	last, err := js.Stream(ctx, cfg.Streams.LastStream())
+	if err != nil {
+		return nil, streamErr(cfg.Streams.LastStream(), err)
+	}
+
+	// Images first; the consumer starts after the oldest image.
+	start := uint64(0)
+	first := true
+	for _, r := range reqs {
+		q := s.image(ctx, last, r.it, r.last)
+		if first || q < start {
+			start, first = q, false
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	cons, err := updates.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: filters,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    start + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: consumer on %s: %w", cfg.Streams.UpdatesStream(), err)
+	}
+	s.cc, err = cons.Consume(s.onMsg, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		s.event(Event{Kind: EventError, Err: err})
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: consume %s: %w", cfg.Streams.UpdatesStream(), err)
+	}
+	return s, nil
+}
+
+func streamErr(name string, err error) error {
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w: %s (no publisher has created it with this prefix): %w", ErrNoStream, name, err)
+	}
+	return fmt.Errorf("natsbus: stream %s: %w", name, err)
+}
+
+// image reads and delivers one item's image and sets its join; it returns
+// the image's updates-stream sequence (0 without an image).
+func (s *Subscription) image(ctx context.Context, last jetstream.Stream, it *subItem, subject string) uint64 {
+	rm, err := last.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			s.event(Event{Kind: EventNoImage, Key: it.key, Subject: subject})
+		} else {
+			s.event(Event{Kind: EventNoImage, Key: it.key, Subject: subject, Err: err})
+		}
+		return 0
+	}
+	q, err := strconv.ParseUint(rm.Header.Get(HeaderUpdatesSeq), 10, 64)
+	if err != nil {
+		s.malformed.Add(1)
+		s.event(Event{Kind: EventMalformed, Key: it.key, Subject: subject, Err: fmt.Errorf("image header %s: %w", HeaderUpdatesSeq, err)})
+		return 0
+	}
+	m, err := s.decode(rm.Data, it.key, rm.Header)
+	if err != nil || m.Type != trjson.TypeRefresh {
+		if err == nil {
+			err = fmt.Errorf("image is a %s, not a Refresh", m.Type)
+		}
+		s.malformed.Add(1)
+		s.event(Event{Kind: EventMalformed, Key: it.key, Subject: subject, Err: err})
+		return 0
+	}
+	it.join = join{updatesSeq: q, seq: m.SeqNumber, hasSeq: m.HasSeq}
+	if n, _ := strconv.Atoi(rm.Header.Get(HeaderStale)); n > 0 {
+		s.event(Event{Kind: EventStaleImage, Key: it.key, Subject: subject, Got: int64(n)})
+	}
+	s.images.Add(1)
+	s.cfg.Handler(m)
+	return q
+}
+
+func (s *Subscription) onMsg(jm jetstream.Msg) {
+	subj := jm.Subject()
+	it := s.items[subj]
+	meta, err := jm.Metadata()
+	if it == nil || err != nil {
+		if err == nil {
+			err = fmt.Errorf("subject %q was not requested", subj)
+		}
+		s.malformed.Add(1)
+		s.event(Event{Kind: EventMalformed, Subject: subj, Err: err})
+		return
+	}
+	m, err := s.decode(jm.Data(), it.key, jm.Headers())
+	if err != nil {
+		s.malformed.Add(1)
+		s.event(Event{Kind: EventMalformed, Key: it.key, Subject: subj, StreamSeq: meta.Sequence.Stream, Err: err})
+		return
+	}
+	v, gap, expected := it.join.admit(meta.Sequence.Stream, m.Type, m.HasSeq, m.SeqNumber)
+	switch v {
+	case inImage:
+		s.inImage.Add(1)
+		return
+	case duplicate:
+		s.duplicates.Add(1)
+		s.event(Event{Kind: EventDuplicate, Key: it.key, Subject: subj, StreamSeq: meta.Sequence.Stream, Got: m.SeqNumber})
+		return
+	}
+	if gap {
+		s.gaps.Add(1)
+		s.event(Event{Kind: EventGap, Key: it.key, Subject: subj, StreamSeq: meta.Sequence.Stream, Expected: expected, Got: m.SeqNumber})
+	}
+	s.messages.Add(1)
+	s.cfg.Handler(m)
+}
+
+// decode turns one stored tr_json2 message into the Msg handed to the
+// Handler (reused: valid during the call).
+func (s *Subscription) decode(data []byte, k Key, h nats.Header) (*consumer.Msg, error) {
+	msgs, err := s.dec.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("%d messages in one payload, want 1", len(msgs))
+	}
+	tm := &msgs[0]
+	if tm.Err != nil {
+		return nil, tm.Err
+	}
+	switch tm.Type {
+	case trjson.TypeRefresh, trjson.TypeUpdate, trjson.TypeStatus:
+	default:
+		return nil, fmt.Errorf("message type %s on an item subject", tm.Type)
+	}
+	if tm.HasKey && tm.Key.Name != "" && tm.Key.Name != k.Name {
+		return nil, fmt.Errorf("payload is about %q, subject about %q", tm.Key.Name, k.Name)
+	}
+	m := &s.msg
+	*m = consumer.Msg{Type: tm.Type, Domain: k.Domain, Name: k.Name, Service: k.Service,
+		State: tm.State, HasState: tm.HasState, UpdateType: tm.UpdateType,
+		SeqNumber: tm.SeqNumber, HasSeq: tm.HasSeqNumber, Complete: tm.Complete(), PartNumber: tm.PartNumber,
+		Solicited: tm.Solicited(), Fields: tm.Fields, Map: tm.Map, Elements: tm.Elements, Raw: tm.Raw}
+	if v := h.Get(HeaderReceived); v != "" {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			m.Received = t
+		}
+	}
+	return m, nil
+}
+
+func (s *Subscription) event(e Event) {
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(e)
+	}
+}
+
+// Stats returns the counters.
+func (s *Subscription) Stats() SubscriberStats {
+	return SubscriberStats{Images: s.images.Load(), Messages: s.messages.Load(), InImage: s.inImage.Load(),
+		Duplicates: s.duplicates.Load(), Gaps: s.gaps.Load(), Malformed: s.malformed.Load()}
+}
+
+// Close stops the subscription and waits until its Handler has returned.
+func (s *Subscription) Close() error {
+	s.closeOnce.Do(func() {
+		s.cc.Stop()
+		<-s.cc.Closed()
+	})
+	return nil
+}
