@@ -143,7 +143,7 @@ type Publisher struct {
 	stopOnce sync.Once
 
 	received, published, duplicates, retried, dropped, errs, images, skipped atomic.Int64
-	lastWarn                                                                atomic.Int64
+	lastWarn                                                                 atomic.Int64
 
 	// Owned by the worker goroutine.
 	images_  map[Key]*image
