@@ -84,6 +84,8 @@ type view struct {
 // recorder is a SubscriberConfig Handler/OnEvent pair that records views
 // and events and signals when an item reaches a SeqNumber.
 type recorder struct {
+	// diag, if set, is logged when a wait fails.
+	diag   func() string
 	mu     sync.Mutex
 	views  map[string]*view
 	events []Event
@@ -144,7 +146,15 @@ func (r *recorder) waitFor(t testing.TB, name string, seq int64, d time.Duration
 	select {
 	case <-ch:
 	case <-time.After(d):
-		t.Fatalf("%s did not reach SeqNumber %d within %s", name, seq, d)
+		r.mu.Lock()
+		got := r.views[name]
+		evs := fmt.Sprint(r.events)
+		r.mu.Unlock()
+		extra := ""
+		if r.diag != nil {
+			extra = r.diag()
+		}
+		t.Fatalf("%s did not reach SeqNumber %d within %s (view %+v; events %s) %s", name, seq, d, got, evs, extra)
 	}
 }
 
@@ -154,7 +164,11 @@ func (v *view) check(t testing.TB, name string, last int64, want map[string]floa
 	prev := v.imageSeq
 	for _, s := range v.seqs {
 		if s != prev+1 {
-			t.Fatalf("%s: SeqNumber %d after %d (image %d, %d updates)", name, s, prev, v.imageSeq, len(v.seqs))
+			later := false
+			for _, x := range v.seqs {
+				later = later || x == prev+1
+			}
+			t.Fatalf("%s: SeqNumber %d after %d (image %d, %d updates; %d delivered later: %v)", name, s, prev, v.imageSeq, len(v.seqs), prev+1, later)
 		}
 		prev = s
 	}

@@ -49,6 +49,9 @@ type PublisherConfig struct {
 	// RetryWait is the first pause between retries; it doubles up to 1 s.
 	// Default 50 ms.
 	RetryWait time.Duration
+	// MaxRetryTime bounds the retries of one batch; what is still not
+	// stored then is dropped. Default 30 s.
+	MaxRetryTime time.Duration
 	// Logger receives drop and failure reports (rate-limited). Default:
 	// discard.
 	Logger *slog.Logger
@@ -81,6 +84,9 @@ func (c *PublisherConfig) defaults() error {
 	}
 	if c.RetryWait <= 0 {
 		c.RetryWait = 50 * time.Millisecond
+	}
+	if c.MaxRetryTime <= 0 {
+		c.MaxRetryTime = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -380,68 +386,90 @@ func (p *Publisher) publishBatch(batch []*pending) {
 	p.applyMarks(lastEnq)
 }
 
-// sendAll publishes msgs (nil entries are skipped) asynchronously, waits
-// for their acknowledgements and retries the failed ones, in order, at
-// most MaxRetries times with a doubling pause. ok and seqs receive each
-// message's outcome and stream sequence.
+// sendAll publishes msgs (nil entries are skipped) asynchronously and
+// waits for their acknowledgements; ok and seqs receive each message's
+// outcome and stream sequence. The failed ones are then retried one at a
+// time, in order, each at most MaxRetries times with a doubling pause,
+// all within MaxRetryTime: a pipelined retry (or nats.go's own, which
+// runs each retry on its own timer and is switched off) could store an
+// item's messages out of order.
 func (p *Publisher) sendAll(msgs []*nats.Msg, ok []bool, seqs []uint64, counter *atomic.Int64) {
-	wait := p.cfg.RetryWait
 	futs := make([]jetstream.PubAckFuture, len(msgs))
-	for attempt := 0; ; attempt++ {
-		for i, m := range msgs {
-			if m == nil || ok[i] {
-				continue
-			}
-			f, err := p.js.PublishMsgAsync(m)
-			if err != nil {
-				futs[i] = nil
-				continue
-			}
+	for i, m := range msgs {
+		if m == nil || ok[i] {
+			continue
+		}
+		if f, err := p.js.PublishMsgAsync(m, jetstream.WithRetryAttempts(0)); err == nil {
 			futs[i] = f
 		}
-		deadline := time.NewTimer(p.cfg.AckTimeout)
-		failed := 0
-		for i, m := range msgs {
-			if m == nil || ok[i] {
-				continue
-			}
-			var lastErr error
-			if f := futs[i]; f != nil {
-				select {
-				case a := <-f.Ok():
-					ok[i], seqs[i] = true, a.Sequence
-					counter.Add(1)
-					if a.Duplicate {
-						p.duplicates.Add(1)
-					}
-					continue
-				case err := <-f.Err():
-					lastErr = err
-				case <-deadline.C:
-					lastErr = errors.New("acknowledgement timeout")
-					deadline.Reset(0) // the rest of the batch times out too
-				case <-p.abort:
-					lastErr = errors.New("publisher closing")
-				}
-			} else {
-				lastErr = errors.New("publish refused by the client")
-			}
-			failed++
+	}
+	deadline := time.NewTimer(p.cfg.AckTimeout)
+	defer deadline.Stop()
+	var failed []int
+	for i, m := range msgs {
+		if m == nil || ok[i] {
+			continue
+		}
+		if err := p.await(futs[i], deadline, i, ok, seqs, counter); err != nil {
 			p.errs.Add(1)
-			p.warn("natsbus: publish failed", "subject", m.Subject, "attempt", attempt+1, "err", lastErr)
+			p.warn("natsbus: publish failed", "subject", m.Subject, "err", err)
+			failed = append(failed, i)
 		}
-		deadline.Stop()
-		if failed == 0 || attempt >= p.cfg.MaxRetries || p.aborted() {
-			return
+	}
+	if len(failed) == 0 {
+		return
+	}
+	// One pause after a failure, not one per message: once the stream
+	// answers again, the rest go out at the speed of its acknowledgements.
+	giveUp := time.Now().Add(p.cfg.MaxRetryTime)
+	wait, pause := p.cfg.RetryWait, true
+	for _, i := range failed {
+		for attempt := 1; attempt <= p.cfg.MaxRetries && time.Now().Before(giveUp) && !p.aborted(); attempt++ {
+			if pause {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-p.abort:
+					t.Stop()
+				}
+				wait = min(2*wait, time.Second)
+			}
+			p.retried.Add(1)
+			f, _ := p.js.PublishMsgAsync(msgs[i], jetstream.WithRetryAttempts(0))
+			deadline.Reset(p.cfg.AckTimeout)
+			err := p.await(f, deadline, i, ok, seqs, counter)
+			if err == nil {
+				wait, pause = p.cfg.RetryWait, false
+				break
+			}
+			pause = true
+			p.errs.Add(1)
+			p.warn("natsbus: publish retry failed", "subject", msgs[i].Subject, "attempt", attempt, "err", err)
 		}
-		p.retried.Add(int64(failed))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-p.abort:
-			t.Stop()
+	}
+}
+
+// await waits for one acknowledgement (f nil: the client refused the
+// publish) and records it.
+func (p *Publisher) await(f jetstream.PubAckFuture, deadline *time.Timer, i int, ok []bool, seqs []uint64, counter *atomic.Int64) error {
+	if f == nil {
+		return errors.New("publish refused by the client")
+	}
+	select {
+	case a := <-f.Ok():
+		ok[i], seqs[i] = true, a.Sequence
+		counter.Add(1)
+		if a.Duplicate {
+			p.duplicates.Add(1)
 		}
-		wait = min(2*wait, time.Second)
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-deadline.C:
+		deadline.Reset(0) // the rest of the batch has timed out too
+		return errors.New("acknowledgement timeout")
+	case <-p.abort:
+		return errors.New("publisher closing")
 	}
 }
 

@@ -31,6 +31,10 @@ type SubscriberConfig struct {
 	// stale images and consumer errors. Default: ignored (they are still
 	// counted in Stats).
 	OnEvent func(Event)
+	// Heartbeat is the idle heartbeat of the consumer's pull requests: a
+	// consumer lost with its server is noticed after about two missed
+	// heartbeats and recreated from the last message delivered. Default 5 s.
+	Heartbeat time.Duration
 }
 
 // EventKind says what an Event reports.
@@ -144,6 +148,9 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig, keys []Key) (*Subscrip
 	if err := cfg.Streams.defaults(); err != nil {
 		return nil, err
 	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
 	s := &Subscription{cfg: cfg, items: map[string]*subItem{}}
 	type req struct {
 		it   *subItem
@@ -198,7 +205,7 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig, keys []Key) (*Subscrip
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: consumer on %s: %w", cfg.Streams.UpdatesStream(), err)
 	}
-	s.cc, err = cons.Consume(s.onMsg, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	s.cc, err = cons.Consume(s.onMsg, jetstream.PullHeartbeat(cfg.Heartbeat), jetstream.PullExpiry(6*cfg.Heartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		s.event(Event{Kind: EventError, Err: err})
 	}))
 	if err != nil {
