@@ -230,6 +230,12 @@ func TestPublishThenSubscribe(t *testing.T) {
 			pub2.Handle(feeds[k.Name].update())
 		}
 	}
+	if err := pub2.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := pub2.Stats(); st.Published != 40 || st.Queued != 0 {
+		t.Fatalf("after Flush: %+v", st)
+	}
 	for _, k := range ks {
 		rec.waitFor(t, k.Name, 160, 10*time.Second)
 	}

@@ -119,6 +119,8 @@ type pending struct {
 	hasState bool
 	enq      uint64 // position in the order of accepted messages
 	id       string // Nats-Msg-Id, kept across retries
+	// flushed is set on a Flush marker (no message), closed when done.
+	flushed chan struct{}
 }
 
 // dropMark records that a message of key was dropped after the first
@@ -265,10 +267,11 @@ func (p *Publisher) run() {
 	defer tick.Stop()
 	batch := make([]*pending, 0, p.cfg.Batch)
 	for {
+		var marker *pending
 		batch = batch[:0]
 		select {
 		case pm := <-p.queue:
-			batch = p.fill(append(batch, pm))
+			batch, marker = p.fill(append(batch, pm))
 		case <-tick.C:
 			p.flushImages(false)
 			continue
@@ -276,29 +279,68 @@ func (p *Publisher) run() {
 			// Drain: the closed flag stops new messages; what is queued
 			// goes out unless Close's context ends.
 			for len(p.queue) > 0 {
-				batch = p.fill(batch[:0])
+				batch, marker = p.fill(batch[:0])
 				p.publishBatch(batch)
+				if marker != nil {
+					close(marker.flushed)
+				}
 			}
 			p.applyMarks(p.enq.Load())
 			p.flushImages(true)
 			return
 		}
 		p.publishBatch(batch)
+		if marker != nil {
+			p.applyMarks(marker.enq)
+			p.flushImages(true)
+			close(marker.flushed)
+			continue
+		}
 		p.flushImages(false)
 	}
 }
 
-// fill adds queued messages to batch up to the batch size without waiting.
-func (p *Publisher) fill(batch []*pending) []*pending {
+// fill adds queued messages to batch up to the batch size without
+// waiting; it stops at a Flush marker, which it returns apart.
+func (p *Publisher) fill(batch []*pending) ([]*pending, *pending) {
+	if n := len(batch); n > 0 && batch[n-1].flushed != nil {
+		return batch[:n-1], batch[n-1]
+	}
 	for len(batch) < p.cfg.Batch {
 		select {
 		case pm := <-p.queue:
+			if pm.flushed != nil {
+				return batch, pm
+			}
 			batch = append(batch, pm)
 		default:
-			return batch
+			return batch, nil
 		}
 	}
-	return batch
+	return batch, nil
+}
+
+// Flush waits until every message handed to Handle before the call has
+// been published (or counted as dropped) and every changed image written.
+// Unlike Handle it blocks; it is for shutdown paths and tests.
+func (p *Publisher) Flush(ctx context.Context) error {
+	if p.closed.Load() {
+		return fmt.Errorf("natsbus: flush: publisher closed")
+	}
+	m := &pending{flushed: make(chan struct{}), enq: p.enq.Load()}
+	select {
+	case p.queue <- m:
+	case <-p.done:
+		return fmt.Errorf("natsbus: flush: publisher closed")
+	case <-ctx.Done():
+		return fmt.Errorf("natsbus: flush: %w", ctx.Err())
+	}
+	select {
+	case <-m.flushed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("natsbus: flush: %w", ctx.Err())
+	}
 }
 
 func (p *Publisher) subjectsOf(k Key) ([2]string, error) {
