@@ -17,14 +17,23 @@ type streamCmd struct {
 	connFlags
 	itemFlags
 	outputFlags
+	natsFlags
 	Snapshot bool `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
 }
 
 func (c *streamCmd) run(ctx context.Context, env *Env) error {
+	if c.From != "" {
+		return c.runFromNATS(ctx, env) // cmd_stream_nats.go
+	}
 	if err := c.complete(env); err != nil {
 		return err
 	}
-	return runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: c.Snapshot})
+	tee, stopNATS, err := c.startPublishNATS(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+	return runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: c.Snapshot, tee: tee})
 }
 
 type snapshotCmd struct {
@@ -52,6 +61,8 @@ type itemRun struct {
 	title    string
 	narrate  func(string)
 	boardCol []string
+	// tee, if set, also receives every message (ert stream --publish-nats).
+	tee func(*consumer.Msg)
 }
 
 func parseDomain(s string) (trjson.Domain, error) {
@@ -129,6 +140,9 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 		pm    trjson.Msg
 	)
 	handler := func(m *consumer.Msg) {
+		if r.tee != nil {
+			r.tee(m)
+		}
 		outMu.Lock()
 		pm = trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State,
 			HasSeqNumber: m.HasSeq, SeqNumber: m.SeqNumber, Fields: m.Fields, Raw: m.Raw}
