@@ -154,7 +154,7 @@ type Publisher struct {
 	lastWarn                                                                 atomic.Int64
 
 	// Owned by the worker goroutine.
-	images_  map[Key]*image
+	imgs  map[Key]*image
 	subjects map[Key][2]string // updates subject, image subject
 	dec      trjson.Decoder
 }
@@ -175,7 +175,7 @@ func NewPublisher(ctx context.Context, cfg PublisherConfig) (*Publisher, error) 
 	p := &Publisher{cfg: cfg, js: js, runID: nuid.Next(),
 		queue: make(chan *pending, cfg.QueueSize),
 		stop:  make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
-		images_: map[Key]*image{}, subjects: map[Key][2]string{}}
+		imgs: map[Key]*image{}, subjects: map[Key][2]string{}}
 	go p.run()
 	return p, nil
 }
@@ -525,10 +525,10 @@ func (p *Publisher) aborted() bool {
 }
 
 func (p *Publisher) imageOf(k Key) *image {
-	im := p.images_[k]
+	im := p.imgs[k]
 	if im == nil {
 		im = newImage(k)
-		p.images_[k] = im
+		p.imgs[k] = im
 	}
 	return im
 }
@@ -585,7 +585,7 @@ func (p *Publisher) flushImages(final bool) {
 		msgs []*nats.Msg
 		ims  []*image
 	)
-	for k, im := range p.images_ {
+	for k, im := range p.imgs {
 		if !im.dirty {
 			continue
 		}

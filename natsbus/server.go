@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -176,7 +177,7 @@ func Connect(ctx context.Context, urls string, opts ...nats.Option) (*nats.Conn,
 // redact removes user info (tokens, passwords) from NATS URLs for errors.
 func redact(urls string) string {
 	out := ""
-	for i, u := range splitComma(urls) {
+	for i, u := range strings.Split(urls, ",") {
 		if i > 0 {
 			out += ","
 		}
@@ -185,18 +186,6 @@ func redact(urls string) string {
 			u = pu.String()
 		}
 		out += u
-	}
-	return out
-}
-
-func splitComma(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ',' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
 	}
 	return out
 }
