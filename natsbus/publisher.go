@@ -154,7 +154,7 @@ type Publisher struct {
 	lastWarn                                                                 atomic.Int64
 
 	// Owned by the worker goroutine.
-	imgs  map[Key]*image
+	imgs     map[Key]*image
 	subjects map[Key][2]string // updates subject, image subject
 	dec      trjson.Decoder
 }
