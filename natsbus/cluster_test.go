@@ -58,6 +58,8 @@ func TestClusterNodeRestart(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	t0 := time.Now()
+	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(t0).Seconds(), what) }
 	ports := freePorts(t, 3)
 	nodes := make([]*node, 3)
 	for i := range nodes {
@@ -111,6 +113,7 @@ func TestClusterNodeRestart(t *testing.T) {
 		}
 	}
 
+	phase("streams created")
 	ks := keys("EUR=", "0#.FTSE", "TRI.N", "/TRI.N", ".DJI", "ESc1")
 	feeds := make([]*feed, len(ks))
 	rec := newRecorder()
@@ -140,7 +143,8 @@ func TestClusterNodeRestart(t *testing.T) {
 			}
 		}
 	}
-	pace(200, true)
+	pace(100, true)
+	phase("100 updates per item delivered")
 
 	js, _ := jetstream.New(nc)
 	st, err := js.Stream(ctx, streams.UpdatesStream())
@@ -160,22 +164,25 @@ func TestClusterNodeRestart(t *testing.T) {
 	t.Logf("shutting down %s (updates stream leader %q); client connected to %s", victim.cfg.Name, info.Cluster.Leader, nc.ConnectedUrl())
 	victim.srv.Close()
 	victim.srv = nil
-	pace(200, false) // during the outage and the new election
-	pace(100, true)
+	pace(100, false) // during the outage and the new election
+	pace(60, true)
+	phase("160 more delivered with one node down")
 	victim.start(t)
-	t.Logf("%s restarted", victim.cfg.Name)
-	pace(200, true)
+	phase(victim.cfg.Name + " restarted")
+	pace(100, true)
+	phase("100 more delivered")
 
 	cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
 	defer ccancel()
 	if err := pub.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
+	phase("publisher closed")
 	ps := pub.Stats()
 	if ps.Dropped != 0 || ps.Published != ps.Received {
 		t.Fatalf("publisher stats %+v", ps)
 	}
-	last := int64(100 + 700)
+	last := int64(100 + 360)
 	for _, f := range feeds {
 		rec.waitFor(t, f.key.Name, last, 20*time.Second)
 	}

@@ -91,7 +91,12 @@ type Event struct {
 }
 
 func (e Event) String() string {
-	s := e.Kind.String() + " " + e.Key.String()
+	s := e.Kind.String()
+	if e.Key.Name != "" {
+		s += " " + e.Key.String()
+	} else if e.Subject != "" {
+		s += " " + e.Subject
+	}
 	switch e.Kind {
 	case EventGap:
 		s += fmt.Sprintf(": SeqNumber %d, expected %d", e.Got, e.Expected)
