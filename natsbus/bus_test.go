@@ -411,7 +411,8 @@ func TestQueuePolicy(t *testing.T) {
 	srv, nc := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pub, err := NewPublisher(ctx, PublisherConfig{Conn: nc, QueueSize: 4, AckTimeout: 30 * time.Second})
+	// Batch 1: one message in flight, so at most 5 are accepted.
+	pub, err := NewPublisher(ctx, PublisherConfig{Conn: nc, QueueSize: 4, Batch: 1, AckTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func TestQueuePolicy(t *testing.T) {
 		pub.Handle(f.update())
 	}
 	st := pub.Stats()
-	// At most the queue plus one batch in flight are accepted.
+	// At most the queue plus the one message in flight are accepted.
 	if st.Received != 21 || st.Dropped < 21-4-1 {
 		t.Fatalf("stats after 21 messages, queue 4: %+v", st)
 	}

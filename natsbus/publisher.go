@@ -145,16 +145,18 @@ type Publisher struct {
 	marksMu sync.Mutex
 	marks   []dropMark
 
-	stop     chan struct{} // Close asked: drain and exit
-	abort    chan struct{} // Close's context expired: give up retries
-	done     chan struct{}
-	stopOnce sync.Once
+	stop      chan struct{} // Close asked: drain and exit
+	abort     chan struct{} // Close's context expired: give up retries
+	done      chan struct{}
+	stopOnce  sync.Once
+	abortOnce sync.Once
 
 	received, published, duplicates, retried, dropped, errs, images, skipped atomic.Int64
 	lastWarn                                                                 atomic.Int64
 
 	// Owned by the worker goroutine.
 	imgs     map[Key]*image
+	dirty    []*image          // changed since their last write
 	subjects map[Key][2]string // updates subject, image subject
 	dec      trjson.Decoder
 }
@@ -255,7 +257,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 	case <-p.done:
 		return nil
 	case <-ctx.Done():
-		close(p.abort)
+		p.abortOnce.Do(func() { close(p.abort) })
 		<-p.done
 		return fmt.Errorf("natsbus: publisher close: %w", ctx.Err())
 	}
@@ -419,7 +421,7 @@ func (p *Publisher) publishBatch(batch []*pending) {
 		if !ok[i] {
 			p.dropped.Add(1)
 			im.stale++
-			im.urgent = true
+			p.touch(im, true)
 			continue
 		}
 		p.fold(im, pm, seqs[i])
@@ -540,9 +542,9 @@ func (p *Publisher) fold(im *image, pm *pending, streamSeq uint64) {
 		// The SDK decoded it, so this does not happen; if it did, the
 		// image would miss the message: say so on the image.
 		im.stale++
-		im.urgent = true
 		im.streamSeq = max(im.streamSeq, streamSeq)
 		p.errs.Add(1)
+		p.touch(im, true)
 		return
 	}
 	m := &msgs[0]
@@ -553,10 +555,7 @@ func (p *Publisher) fold(im *image, pm *pending, streamSeq uint64) {
 		im.stale++
 		p.errs.Add(1)
 	}
-	im.dirty = true
-	if m.Type != trjson.TypeUpdate {
-		im.urgent = true
-	}
+	p.touch(im, m.Type != trjson.TypeUpdate)
 }
 
 // applyMarks marks stale the images that miss a message dropped after
@@ -570,31 +569,47 @@ func (p *Publisher) applyMarks(upTo uint64) {
 		}
 		im := p.imageOf(mk.key)
 		im.stale++
-		im.dirty, im.urgent = true, true
+		p.touch(im, true)
 		n++
 	}
 	p.marks = p.marks[n:]
 	p.marksMu.Unlock()
 }
 
-// flushImages writes the images that are due: urgent ones, and dirty ones
-// not written for ImageInterval (all dirty ones when final).
+// touch marks an image changed (urgent: to be written with the next
+// flush rather than after ImageInterval).
+func (p *Publisher) touch(im *image, urgent bool) {
+	if !im.dirty {
+		im.dirty = true
+		p.dirty = append(p.dirty, im)
+	}
+	if urgent {
+		im.urgent = true
+	}
+}
+
+// flushImages writes the images that are due: urgent ones, and changed
+// ones not written for ImageInterval (all changed ones when final).
 func (p *Publisher) flushImages(final bool) {
+	if len(p.dirty) == 0 {
+		return
+	}
 	now := time.Now()
 	var (
 		msgs []*nats.Msg
 		ims  []*image
 	)
-	for k, im := range p.imgs {
-		if !im.dirty {
-			continue
-		}
+	keep := p.dirty[:0]
+	for _, im := range p.dirty {
 		if !final && !im.urgent && now.Sub(im.written) < p.cfg.ImageInterval {
+			keep = append(keep, im)
 			continue
 		}
-		subj, err := p.subjectsOf(k)
-		if err != nil {
-			im.dirty = false
+		im.dirty = false
+		subj, err := p.subjectsOf(im.key)
+		if err != nil || im.streamSeq == 0 {
+			// Not publishable, or nothing of the item stored yet (only a
+			// loss): no image rather than an empty one.
 			continue
 		}
 		h := nats.Header{}
@@ -612,8 +627,10 @@ func (p *Publisher) flushImages(final bool) {
 		h.Set(jetstream.MsgIDHeader, "img|"+p.runID+"|"+subj[1]+"|"+strconv.FormatUint(im.streamSeq, 10)+"|"+strconv.Itoa(im.stale))
 		msgs = append(msgs, &nats.Msg{Subject: subj[1], Data: im.encode(nil), Header: h})
 		ims = append(ims, im)
-		im.dirty, im.urgent, im.written = false, false, now
+		im.urgent, im.written = false, now
 	}
+	clear(p.dirty[len(keep):])
+	p.dirty = keep
 	for start := 0; start < len(msgs); start += p.cfg.Batch {
 		end := min(start+p.cfg.Batch, len(msgs))
 		ok := make([]bool, end-start)
@@ -623,7 +640,7 @@ func (p *Publisher) flushImages(final bool) {
 			if !good {
 				// The store keeps an older image, which the join
 				// tolerates; write this one again next time.
-				ims[start+i].dirty = true
+				p.touch(ims[start+i], false)
 			}
 		}
 	}
