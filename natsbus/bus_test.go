@@ -441,3 +441,81 @@ func TestQueuePolicy(t *testing.T) {
 		t.Fatalf("Handle after Close not counted as dropped: %+v", st)
 	}
 }
+
+// TestDropsMarkImageStale: messages dropped by the queue policy are
+// reported on the item's image (EventStaleImage with their number) until
+// the item's next Refresh, and as gaps to a subscriber reading the updates.
+func TestDropsMarkImageStale(t *testing.T) {
+	_, nc := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pub, err := NewPublisher(ctx, PublisherConfig{Conn: nc, QueueSize: 1, Batch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	f := newFeed(keys("TRI.N")[0])
+	early := newRecorder()
+	pub.Handle(f.refresh())
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	subEarly, err := Subscribe(ctx, SubscriberConfig{Conn: nc, Handler: early.handle, OnEvent: early.event}, keys("TRI.N"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subEarly.Close()
+	// Handle outruns a one-slot queue drained one publish at a time.
+	for i := 0; i < 10000 && pub.Stats().Dropped == 0; i++ {
+		pub.Handle(f.update())
+	}
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pub.Handle(f.update()) // the queue is empty: kept, and after a gap
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := pub.Stats()
+	if st.Dropped == 0 {
+		t.Skip("no drop happened (the publisher kept up)")
+	}
+	early.waitFor(t, "TRI.N", f.seq, 10*time.Second)
+
+	check := func(wantStale int64) {
+		t.Helper()
+		rec := newRecorder()
+		sub, err := Subscribe(ctx, SubscriberConfig{Conn: nc, Handler: rec.handle, OnEvent: rec.event}, keys("TRI.N"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.Close()
+		var got int64
+		for _, e := range rec.events {
+			if e.Kind == EventStaleImage {
+				got = e.Got
+			}
+		}
+		if got != wantStale {
+			t.Fatalf("stale count %d, want %d (events %v)", got, wantStale, rec.events)
+		}
+	}
+	check(st.Dropped)
+	early.mu.Lock()
+	gaps := 0
+	for _, e := range early.events {
+		if e.Kind == EventGap {
+			gaps++
+		}
+	}
+	early.mu.Unlock()
+	if gaps == 0 || subEarly.Stats().Gaps != int64(gaps) {
+		t.Fatalf("%d messages dropped but %d gaps reported", st.Dropped, gaps)
+	}
+	pub.Handle(f.refresh())
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(0)
+	t.Logf("publisher %+v, gaps %d", st, gaps)
+}
