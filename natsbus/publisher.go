@@ -167,7 +167,10 @@ func NewPublisher(ctx context.Context, cfg PublisherConfig) (*Publisher, error) 
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(cfg.Conn)
+	// nats.go forgets an async publish's future only on its answer or on
+	// this timeout: without it, publishes lost with a connection would
+	// pile up until its pending limit stalls every publish.
+	js, err := jetstream.New(cfg.Conn, jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: %w", err)
 	}
@@ -249,7 +252,9 @@ func (p *Publisher) Stats() PublisherStats {
 
 // Close stops accepting messages, publishes what is queued, writes every
 // pending image and returns. When ctx ends first, retries stop, what is
-// left is counted as dropped and ctx's error is returned.
+// left is counted as dropped and ctx's error is returned. Close the SDK
+// client first: a Handle running while Close drains may leave its message
+// neither published nor counted as dropped.
 func (p *Publisher) Close(ctx context.Context) error {
 	p.closed.Store(true)
 	p.stopOnce.Do(func() { close(p.stop) })
