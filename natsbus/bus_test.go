@@ -460,7 +460,7 @@ func TestDropsMarkImageStale(t *testing.T) {
 	if err := pub.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	subEarly, err := Subscribe(ctx, SubscriberConfig{Conn: nc, Handler: early.handle, OnEvent: early.event}, keys("TRI.N"))
+	subEarly, err := Subscribe(ctx, SubscriberConfig{Conn: nc, Handler: early.handle, OnEvent: early.event, ReorderWindow: 100 * time.Millisecond}, keys("TRI.N"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,4 +518,55 @@ func TestDropsMarkImageStale(t *testing.T) {
 	}
 	check(0)
 	t.Logf("publisher %+v, gaps %d", st, gaps)
+}
+
+// TestReorderWindow: Updates stored out of SeqNumber order (as a retry
+// after a server loss can store them) are delivered in order when the hole
+// fills within the window; a hole that does not fill is reported as a gap
+// when the window ends, and the held messages are then delivered.
+func TestReorderWindow(t *testing.T) {
+	_, nc := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pub, err := NewPublisher(ctx, PublisherConfig{Conn: nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	k := keys("TRI.N")[0]
+	f := newFeed(k)
+	pub.Handle(f.refresh())
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	sub, err := Subscribe(ctx, SubscriberConfig{Conn: nc, Handler: rec.handle, OnEvent: rec.event, ReorderWindow: 300 * time.Millisecond}, []Key{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	js, _ := jetstream.New(nc)
+	subj, _ := (&Streams{}).UpdateSubject(k)
+	ups := map[int64][]byte{}
+	for range 8 {
+		m := f.update() // 101..108
+		ups[m.SeqNumber] = m.Raw
+	}
+	for _, seq := range []int64{101, 103, 104, 102, 105, 106, 108} { // 107 never comes
+		if _, err := js.Publish(ctx, subj, ups[seq]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.waitFor(t, "TRI.N", 108, 10*time.Second)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if got := fmt.Sprint(rec.views["TRI.N"].seqs); got != "[101 102 103 104 105 106 108]" {
+		t.Fatalf("delivered %s", got)
+	}
+	if len(rec.events) != 1 || rec.events[0].Kind != EventGap || rec.events[0].Expected != 107 || rec.events[0].Got != 108 {
+		t.Fatalf("events %v", rec.events)
+	}
+	if st := sub.Stats(); st.Reordered != 2 || st.Gaps != 1 {
+		t.Fatalf("stats %+v", st)
+	}
 }

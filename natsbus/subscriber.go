@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,7 +26,7 @@ type SubscriberConfig struct {
 	// sizes are not used).
 	Streams Streams
 	// Handler receives each item's image (a complete Refresh), then its
-	// messages in order, on one goroutine. The Msg and what it points to
+	// messages in order, one call at a time. The Msg and what it points to
 	// are valid only during the call (Clone to keep); Msg.Item is nil.
 	Handler func(*consumer.Msg)
 	// OnEvent receives gaps, duplicates, malformed messages, missing or
@@ -35,6 +37,16 @@ type SubscriberConfig struct {
 	// consumer lost with its server is noticed after about two missed
 	// heartbeats and recreated from the last message delivered. Default 5 s.
 	Heartbeat time.Duration
+	// ReorderWindow is how long an Update that skips SeqNumbers is held
+	// while the missing ones may still arrive: a publisher's retry after
+	// a server loss can store an item's messages out of order (see
+	// docs/NATS.md). Held messages are delivered in SeqNumber order as soon
+	// as the hole fills; when the window ends first, the gap is reported
+	// and they are delivered. Default 5 s; negative: gaps reported at once.
+	ReorderWindow time.Duration
+	// MaxHeld bounds the messages held per item; beyond it the gap is
+	// reported at once. Default 10000.
+	MaxHeld int
 }
 
 // EventKind says what an Event reports.
@@ -119,6 +131,7 @@ type SubscriberStats struct {
 	Duplicates int64
 	Gaps       int64
 	Malformed  int64
+	Reordered  int64 // delivered after being held for a hole that then filled
 }
 
 // Subscription delivers the items of one Subscribe call.
@@ -129,7 +142,14 @@ type Subscription struct {
 	dec   trjson.Decoder
 	msg   consumer.Msg
 
-	images, messages, inImage, duplicates, gaps, malformed atomic.Int64
+	images, messages, inImage, duplicates, gaps, malformed, reordered atomic.Int64
+
+	// mu serialises delivery between the consumer's callback and the
+	// reorder timer; it guards dec, msg, the items' joins and held
+	// messages, timer and closed.
+	mu     sync.Mutex
+	timer  *time.Timer
+	closed bool
 
 	closeOnce sync.Once
 }
@@ -137,6 +157,10 @@ type Subscription struct {
 type subItem struct {
 	key  Key
 	join join
+	// held are Updates received ahead of a hole in SeqNumbers, sorted by
+	// SeqNumber, since heldSince.
+	held      []heldMsg
+	heldSince time.Time
 }
 
 // Subscribe delivers, for each item, its image from the last-value stream
@@ -155,6 +179,12 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig, keys []Key) (*Subscrip
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.ReorderWindow == 0 {
+		cfg.ReorderWindow = 5 * time.Second
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 10000
 	}
 	s := &Subscription{cfg: cfg, items: map[string]*subItem{}}
 	type req struct {
@@ -262,7 +292,20 @@ func (s *Subscription) image(ctx context.Context, last jetstream.Stream, it *sub
 	return q
 }
 
+// heldMsg is an Update kept while a hole in SeqNumbers may still fill.
+type heldMsg struct {
+	seq       int64
+	streamSeq uint64
+	data      []byte
+	hdr       nats.Header
+}
+
 func (s *Subscription) onMsg(jm jetstream.Msg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	subj := jm.Subject()
 	it := s.items[subj]
 	meta, err := jm.Metadata()
@@ -274,28 +317,114 @@ func (s *Subscription) onMsg(jm jetstream.Msg) {
 		s.event(Event{Kind: EventMalformed, Subject: subj, Err: err})
 		return
 	}
-	m, err := s.decode(jm.Data(), it.key, jm.Headers())
+	s.process(it, subj, meta.Sequence.Stream, jm.Data(), jm.Headers(), true)
+}
+
+// process decodes and delivers one message of an item (under s.mu);
+// mayHold lets an Update ahead of a hole wait in the item's held list.
+func (s *Subscription) process(it *subItem, subj string, streamSeq uint64, data []byte, hdr nats.Header, mayHold bool) {
+	m, err := s.decode(data, it.key, hdr)
 	if err != nil {
 		s.malformed.Add(1)
-		s.event(Event{Kind: EventMalformed, Key: it.key, Subject: subj, StreamSeq: meta.Sequence.Stream, Err: err})
+		s.event(Event{Kind: EventMalformed, Key: it.key, Subject: subj, StreamSeq: streamSeq, Err: err})
 		return
 	}
-	v, gap, expected := it.join.admit(meta.Sequence.Stream, m.Type, m.HasSeq, m.SeqNumber)
+	j := &it.join
+	if mayHold && s.cfg.ReorderWindow > 0 && m.Type == trjson.TypeUpdate && m.HasSeq && j.hasSeq &&
+		streamSeq > j.updatesSeq && m.SeqNumber > j.seq+1 && len(it.held) < s.cfg.MaxHeld {
+		s.hold(it, heldMsg{seq: m.SeqNumber, streamSeq: streamSeq, data: append([]byte(nil), data...), hdr: hdr})
+		return
+	}
+	if len(it.held) > 0 && m.Type != trjson.TypeUpdate && m.HasSeq {
+		// A Refresh (or a numbered Status) restarts the numbering: what
+		// is held comes first, with its gap reported.
+		s.release(it, subj)
+		m, err = s.decode(data, it.key, hdr)
+		if err != nil {
+			return
+		}
+	}
+	v, gap, expected := j.admit(streamSeq, m.Type, m.HasSeq, m.SeqNumber)
 	switch v {
 	case inImage:
 		s.inImage.Add(1)
 		return
 	case duplicate:
 		s.duplicates.Add(1)
-		s.event(Event{Kind: EventDuplicate, Key: it.key, Subject: subj, StreamSeq: meta.Sequence.Stream, Got: m.SeqNumber})
+		s.event(Event{Kind: EventDuplicate, Key: it.key, Subject: subj, StreamSeq: streamSeq, Got: m.SeqNumber})
 		return
 	}
 	if gap {
 		s.gaps.Add(1)
-		s.event(Event{Kind: EventGap, Key: it.key, Subject: subj, StreamSeq: meta.Sequence.Stream, Expected: expected, Got: m.SeqNumber})
+		s.event(Event{Kind: EventGap, Key: it.key, Subject: subj, StreamSeq: streamSeq, Expected: expected, Got: m.SeqNumber})
 	}
 	s.messages.Add(1)
 	s.cfg.Handler(m)
+	// The hole may have closed.
+	for len(it.held) > 0 && it.held[0].seq <= j.seq+1 {
+		h := it.held[0]
+		it.held = it.held[1:]
+		s.reordered.Add(1)
+		s.process(it, subj, h.streamSeq, h.data, h.hdr, false)
+	}
+	if len(it.held) == 0 {
+		it.held = nil
+	}
+}
+
+// hold keeps m until the hole before it fills or the window ends.
+func (s *Subscription) hold(it *subItem, h heldMsg) {
+	i := sort.Search(len(it.held), func(i int) bool { return it.held[i].seq >= h.seq })
+	if i < len(it.held) && it.held[i].seq == h.seq {
+		s.duplicates.Add(1)
+		s.event(Event{Kind: EventDuplicate, Key: it.key, StreamSeq: h.streamSeq, Got: h.seq})
+		return
+	}
+	it.held = slices.Insert(it.held, i, h)
+	if len(it.held) == 1 {
+		it.heldSince = time.Now()
+		if s.timer == nil {
+			s.timer = time.AfterFunc(s.cfg.ReorderWindow, s.expire)
+		}
+	}
+}
+
+// release delivers what an item holds, in SeqNumber order, the first one
+// after the hole reported as a gap by the join.
+func (s *Subscription) release(it *subItem, subj string) {
+	held := it.held
+	it.held = nil
+	for _, h := range held {
+		s.process(it, subj, h.streamSeq, h.data, h.hdr, false)
+	}
+}
+
+// expire releases the items whose window has ended and re-arms the timer
+// for the others.
+func (s *Subscription) expire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timer = nil
+	if s.closed {
+		return
+	}
+	now := time.Now()
+	next := time.Duration(0)
+	for subj, it := range s.items {
+		if len(it.held) == 0 {
+			continue
+		}
+		if left := s.cfg.ReorderWindow - now.Sub(it.heldSince); left > 0 {
+			if next == 0 || left < next {
+				next = left
+			}
+			continue
+		}
+		s.release(it, subj)
+	}
+	if next > 0 {
+		s.timer = time.AfterFunc(next, s.expire)
+	}
 }
 
 // decode turns one stored tr_json2 message into the Msg handed to the
@@ -342,7 +471,7 @@ func (s *Subscription) event(e Event) {
 // Stats returns the counters.
 func (s *Subscription) Stats() SubscriberStats {
 	return SubscriberStats{Images: s.images.Load(), Messages: s.messages.Load(), InImage: s.inImage.Load(),
-		Duplicates: s.duplicates.Load(), Gaps: s.gaps.Load(), Malformed: s.malformed.Load()}
+		Duplicates: s.duplicates.Load(), Gaps: s.gaps.Load(), Malformed: s.malformed.Load(), Reordered: s.reordered.Load()}
 }
 
 // Close stops the subscription and waits until its Handler has returned.
@@ -350,6 +479,12 @@ func (s *Subscription) Close() error {
 	s.closeOnce.Do(func() {
 		s.cc.Stop()
 		<-s.cc.Closed()
+		s.mu.Lock()
+		s.closed = true
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.mu.Unlock()
 	})
 	return nil
 }
