@@ -246,8 +246,8 @@ func (c *streamCmd) runFromNATS(ctx context.Context, env *Env) error {
 	}
 	if c.Stats {
 		st := sub.Stats()
-		fmt.Fprintf(env.Stderr, "stats: images=%d messages=%d in_image=%d duplicates=%d gaps=%d malformed=%d\n",
-			st.Images, st.Messages, st.InImage, st.Duplicates, st.Gaps, st.Malformed)
+		fmt.Fprintf(env.Stderr, "stats: images=%d messages=%d in_image=%d reordered=%d duplicates=%d gaps=%d malformed=%d\n",
+			st.Images, st.Messages, st.InImage, st.Reordered, st.Duplicates, st.Gaps, st.Malformed)
 	}
 	if printErr != nil {
 		return fail(ExitFailure, printErr, "writing output")
