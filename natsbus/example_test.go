@@ -89,9 +89,13 @@ func Example() {
 	got := make(chan string, 16)
 	s, err := natsbus.Subscribe(ctx, natsbus.SubscriberConfig{Conn: nc,
 		Handler: func(m *consumer.Msg) {
-			_, bid := m.Float("BID")
+			line := fmt.Sprint(m.Type, " ", m.Name, " SeqNumber:", m.HasSeq)
+			if m.Type == trjson.TypeRefresh { // the image holds every field
+				_, bid := m.Float("BID")
+				line += fmt.Sprint(" BID:", bid)
+			}
 			select {
-			case got <- fmt.Sprint(m.Type, " ", m.Name, " SeqNumber:", m.HasSeq, " BID:", bid):
+			case got <- line:
 			default:
 			}
 		},
@@ -105,5 +109,5 @@ func Example() {
 	fmt.Println(<-got) // a live update
 	// Output:
 	// Refresh TRI.N SeqNumber:true BID:true
-	// Update TRI.N SeqNumber:true BID:true
+	// Update TRI.N SeqNumber:true
 }
