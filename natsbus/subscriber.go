@@ -474,7 +474,8 @@ func (s *Subscription) Stats() SubscriberStats {
 		Duplicates: s.duplicates.Load(), Gaps: s.gaps.Load(), Malformed: s.malformed.Load(), Reordered: s.reordered.Load()}
 }
 
-// Close stops the subscription and waits until its Handler has returned.
+// Close stops the subscription and waits until its Handler has returned;
+// do not call it from the Handler or OnEvent.
 func (s *Subscription) Close() error {
 	s.closeOnce.Do(func() {
 		s.cc.Stop()
