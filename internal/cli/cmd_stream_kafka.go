@@ -21,7 +21,6 @@ import (
 // streamKafkaFlags are ert stream's Kafka flags: --from kafka://… reads
 // from Kafka instead of RTO; the kafkaFlags publish what is streamed.
 type streamKafkaFlags struct {
-	From string `name:"from" help:"Read from Kafka instead of RTO: kafka://broker[,broker]/topicprefix (images from the compacted topic, then the tick topic; RICs, if given, filter)."`
 	kafkaFlags
 }
 
