@@ -26,6 +26,7 @@ import (
 type gatewayCmd struct {
 	connFlags
 	kafkaFlags                   // --kafka-brokers: every upstream message also to Kafka
+	NATS           string        `name:"nats" default:"embedded" placeholder:"embedded[:PORT]|nats://HOST:PORT[/PREFIX]|none" help:"Also publish every upstream message into NATS JetStream: an embedded nats-server on 127.0.0.1 (default; its URL is in the ready line), an external server or cluster (comma-separated URLs), or none."`
 	Listen         string        `name:"listen" default:"127.0.0.1:15000" help:"Downstream ws:// listen address (\"\" for none)."`
 	ListenTLS      string        `name:"listen-tls" help:"Downstream wss:// listen address (e.g. 127.0.0.1:15001)."`
 	Cert           string        `name:"cert" type:"path" help:"Server certificate (PEM) for --listen-tls; default: a generated CA and certificate for the loopback names."`
@@ -49,6 +50,7 @@ type gatewayCmd struct {
 type gatewayInfo struct {
 	WS      string `json:"ws,omitempty"`
 	WSS     string `json:"wss,omitempty"`
+	NATS    string `json:"nats,omitempty"`
 	AuthV1  string `json:"auth_url_v1,omitempty"`
 	AuthV2  string `json:"auth_url_v2,omitempty"`
 	CAFile  string `json:"ca_file,omitempty"`
@@ -162,6 +164,20 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 	defer kafkaClose()
 	if kafkaTee != nil {
 		sinks = append(sinks, kafkaTee)
+	}
+	natsSpec := c.NATS
+	if natsSpec == "none" {
+		natsSpec = ""
+	}
+	natsTee, natsURL, stopNATS, err := startNATSPublisher(ctx, env, "--nats", natsSpec, c.Service, false)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer stopNATS()
+	if natsTee != nil {
+		sinks = append(sinks, natsTee)
+		info.NATS = natsURL
 	}
 	up := sess.consumerConfig(nil, env)
 	up.OnEvent = func(e consumer.Event) {

@@ -61,9 +61,21 @@ func redactNATS(s string) string {
 // the Publisher's Handle to tee into, and a stop function that flushes it
 // and reports its counters. With no --publish-nats it returns nils.
 func (c *streamCmd) startPublishNATS(ctx context.Context, env *Env) (tee func(*consumer.Msg), stop func(), err error) {
-	spec := c.PublishNATS
+	tee, url, stop, err := startNATSPublisher(ctx, env, "--publish-nats", c.PublishNATS, c.Service, c.Stats)
+	if err == nil && url != "" && strings.HasPrefix(c.PublishNATS, "embedded") {
+		fmt.Fprintf(env.Stderr, "ert: NATS JetStream embedded at %s (read with: ert stream --from %s RIC...)\n", url, url)
+	}
+	return tee, stop, err
+}
+
+// startNATSPublisher starts publishing into NATS JetStream as spec says
+// (nats://HOST:PORT[/PREFIX], or embedded[:PORT] for an embedded server
+// on 127.0.0.1; "" for nothing). It returns the Publisher's Handle, the
+// servers' URL, and stop, which flushes and reports the counters (always
+// when verbose, else only after drops). flag names the option in errors.
+func startNATSPublisher(ctx context.Context, env *Env, flag, spec, service string, verbose bool) (tee func(*consumer.Msg), url string, stop func(), err error) {
 	if spec == "" {
-		return nil, func() {}, nil
+		return nil, "", func() {}, nil
 	}
 	var (
 		srv     *natsbus.Server
@@ -74,19 +86,18 @@ func (c *streamCmd) startPublishNATS(ctx context.Context, env *Env) (tee func(*c
 		port := 0
 		if p, ok := strings.CutPrefix(rest, ":"); ok {
 			if port, err = strconv.Atoi(p); err != nil || port < 0 || port > 65535 {
-				return nil, nil, usageError("--publish-nats %q: want embedded or embedded:PORT", spec)
+				return nil, "", nil, usageError("%s %q: want embedded or embedded:PORT", flag, spec)
 			}
 		} else if rest != "" {
-			return nil, nil, usageError("--publish-nats %q: want embedded or embedded:PORT", spec)
+			return nil, "", nil, usageError("%s %q: want embedded or embedded:PORT", flag, spec)
 		}
 		srv, err = natsbus.StartServer(ctx, natsbus.ServerConfig{Port: port})
 		if err != nil {
-			return nil, nil, fail(ExitFailure, err, "starting the embedded NATS server")
+			return nil, "", nil, fail(ExitFailure, err, "starting the embedded NATS server")
 		}
 		servers = srv.URL()
-		fmt.Fprintf(env.Stderr, "ert: NATS JetStream embedded at %s (read with: ert stream --from %s RIC...)\n", servers, servers)
 	} else if servers, prefix, err = parseNATSURL(spec); err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	closeSrv := func() {
 		if srv != nil {
@@ -96,14 +107,14 @@ func (c *streamCmd) startPublishNATS(ctx context.Context, env *Env) (tee func(*c
 	nc, err := natsbus.Connect(ctx, servers)
 	if err != nil {
 		closeSrv()
-		return nil, nil, fail(ExitConnection, err, "NATS")
+		return nil, "", nil, fail(ExitConnection, err, "NATS")
 	}
 	pub, err := natsbus.NewPublisher(ctx, natsbus.PublisherConfig{Conn: nc, Streams: natsbus.Streams{Prefix: prefix},
-		Service: c.Service, Logger: env.Log})
+		Service: service, Logger: env.Log})
 	if err != nil {
 		nc.Close()
 		closeSrv()
-		return nil, nil, fail(ExitConnection, err, "NATS streams")
+		return nil, "", nil, fail(ExitConnection, err, "NATS streams")
 	}
 	stop = func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -112,14 +123,14 @@ func (c *streamCmd) startPublishNATS(ctx context.Context, env *Env) (tee func(*c
 			env.Log.Warn("NATS publisher: " + err.Error())
 		}
 		st := pub.Stats()
-		if c.Stats || st.Dropped > 0 {
+		if verbose || st.Dropped > 0 {
 			fmt.Fprintf(env.Stderr, "nats: received=%d published=%d retried=%d dropped=%d errors=%d images=%d\n",
 				st.Received, st.Published, st.Retried, st.Dropped, st.Errors, st.Images)
 		}
 		nc.Close()
 		closeSrv()
 	}
-	return pub.Handle, stop, nil
+	return pub.Handle, servers, stop, nil
 }
 
 // runFromNATS is ert stream --from: the items' images and updates from a
