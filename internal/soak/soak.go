@@ -42,6 +42,10 @@ type Config struct {
 	FaultEvery time.Duration
 	// SampleEvery is the interval between resource samples. Default 10s.
 	SampleEvery time.Duration
+	// MaxRSSDrift is the RSS growth (median of the last third of samples
+	// over the first third) that fails the run. Default 0.10. A run of a
+	// few seconds is mostly warm-up: give it more room.
+	MaxRSSDrift float64
 	// Chains supply the item universe (their constituents, real-time and
 	// delayed). Default 0#.DJI 0#.FTSE 0#.N225 0#USDFX= 0#UST.
 	Chains []string
@@ -62,6 +66,9 @@ var DefaultFaults = []string{"drop", "kill-endpoint", "stall", "refuse-login", "
 	"service-suspect", "reject-refresh", "gateway-503", "delay"}
 
 func (c *Config) defaults() {
+	if c.MaxRSSDrift <= 0 {
+		c.MaxRSSDrift = 0.10
+	}
 	if c.Duration <= 0 {
 		c.Duration = 30 * time.Minute
 	}
@@ -326,7 +333,7 @@ loop:
 	if rep.GoroutineDrift > 0.10 {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("goroutines drifted %.1f%%", 100*rep.GoroutineDrift))
 	}
-	if rep.RSSDrift > 0.10 {
+	if rep.RSSDrift > cfg.MaxRSSDrift {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("RSS drifted %.1f%%", 100*rep.RSSDrift))
 	}
 	if ctx.Err() != nil {
