@@ -53,6 +53,12 @@ type Options struct {
 	// 0: no rotation by time.
 	MaxAge time.Duration
 
+	// Lossless makes Handle wait for the disk instead of dropping when the
+	// queue is full. Only for offline work (re-writing a recording,
+	// benchmarks of the disk path): a consumer Handler must never wait.
+	// Default false.
+	Lossless bool
+
 	// Create opens a file for writing. Default os.Create. (Tests use it
 	// to simulate a slow disk.)
 	Create func(name string) (io.WriteCloser, error)
@@ -249,6 +255,10 @@ func (w *Writer) room(t int64) bool {
 	if w.cur != nil && len(w.cur.buf) < w.opts.BlockSize {
 		return true
 	}
+	if w.cur != nil && w.opts.Lossless {
+		w.queue <- w.cur // run never waits for mu while the queue is full
+		w.cur = nil
+	}
 	if w.cur != nil {
 		select {
 		case w.queue <- w.cur:
@@ -262,6 +272,10 @@ func (w *Writer) room(t int64) bool {
 	select {
 	case w.cur = <-w.free:
 	default:
+		if w.allocated >= w.opts.QueueBlocks+2 && w.opts.Lossless {
+			w.cur = <-w.free
+			break
+		}
 		if w.allocated >= w.opts.QueueBlocks+2 {
 			w.dropped++
 			w.drops++
@@ -344,7 +358,11 @@ func (w *Writer) run() {
 			default:
 			}
 		case <-tick.C:
-			w.mu.Lock()
+			// TryLock: a Lossless Handle may hold mu while it waits for
+			// this goroutine to take a block; a busy writer needs no flush.
+			if !w.mu.TryLock() {
+				continue
+			}
 			if !w.closed && w.cur != nil && w.cur.n > 0 {
 				select {
 				case w.queue <- w.cur:
