@@ -41,7 +41,7 @@ func itemNames(n int) []string {
 }
 
 // dialEmulator connects an SDK client to emu with handler and onEvent.
-func dialEmulator(t *testing.T, emu *emulator.Emulator, handler func(*consumer.Msg), onEvent func(consumer.Event)) *consumer.Client {
+func dialEmulator(t testing.TB, emu *emulator.Emulator, handler func(*consumer.Msg), onEvent func(consumer.Event)) *consumer.Client {
 	t.Helper()
 	info := emu.Info()
 	tokens := auth.NewManager(auth.ClientCredentials(auth.ClientCredentialsConfig{TokenURL: info.AuthURLV2,
