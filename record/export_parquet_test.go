@@ -193,3 +193,29 @@ func TestExportParquetMisfitsAndUnknownFields(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 }
+
+func TestExportJSONL(t *testing.T) {
+	msgs := synthMsgs(3000, []string{"A", `B"`}, time.Unix(1_700_000_000, 0), time.Millisecond)
+	path := writeRecording(t, msgs, Options{BlockSize: 8 << 10, QueueBlocks: lossless})
+	rd, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var all, only bytes.Buffer
+	n, err := ExportJSONL(context.Background(), &all, []*Reader{rd}, JSONLOptions{})
+	if err != nil || n != 3000 {
+		t.Fatalf("%d lines, %v", n, err)
+	}
+	if _, err := ExportJSONL(context.Background(), &only, []*Reader{rd}, JSONLOptions{MessagesOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	var wantAll, wantOnly []byte
+	for _, m := range msgs {
+		wantAll = appendMessageLine(wantAll, m.t, m.name, m.raw)
+		wantOnly = append(append(wantOnly, m.raw...), '\n')
+	}
+	if !bytes.Equal(all.Bytes(), wantAll) || !bytes.Equal(only.Bytes(), wantOnly) {
+		t.Fatal("jsonl export differs from the recorded lines")
+	}
+}

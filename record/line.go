@@ -210,3 +210,17 @@ func stringEnd(p []byte) int {
 	}
 	return -1
 }
+
+// AppendLine appends r as a recording stores it: one JSON line, newline
+// included (the format is in the comment above and docs/RECORDING.md).
+func AppendLine(dst []byte, r *Record) []byte {
+	switch r.Kind {
+	case KindMessage:
+		return appendMessageLine(dst, r.Time, r.Name, r.Msg)
+	case KindState:
+		return appendStateLine(dst, r.Time, r.Name, r.State)
+	case KindGap:
+		return appendGapLine(dst, r.Time, r.Dropped)
+	}
+	return dst
+}
