@@ -3,7 +3,7 @@ package auth
 import (
 	"errors"
 
-	"github.com/ertkit/ertkit/internal/gateway"
+	"github.com/ertkit/ertkit/internal/platform"
 )
 
 // HTTPError is a non-success answer of the token endpoint: Status, the
@@ -11,26 +11,26 @@ import (
 // redacted URL. Its Error text names all four. It matches ErrFatal,
 // ErrCredentials or ErrUnauthorized through errors.Is according to Status.
 // It is the same type as discovery.HTTPError.
-type HTTPError = gateway.HTTPError
+type HTTPError = platform.HTTPError
 
 var (
 	// ErrFatal matches 403, 404, 410 and 451 answers: the gateway refuses
 	// for good (entitlement, wrong URL, retired API, legal block).
-	ErrFatal = gateway.ErrFatal
+	ErrFatal = platform.ErrFatal
 	// ErrCredentials matches 400 and 401 answers: the credentials, the
 	// refresh token or the assertion were rejected. Not retried, except
 	// that a rejected v1 refresh falls back to the password grant.
-	ErrCredentials = gateway.ErrCredentials
+	ErrCredentials = platform.ErrCredentials
 	// ErrUnauthorized matches 401 answers only.
-	ErrUnauthorized = gateway.ErrUnauthorized
+	ErrUnauthorized = platform.ErrUnauthorized
 	// ErrRetriesExhausted wraps the last error after every attempt on a
 	// retryable failure (5xx, 429, network) was used.
-	ErrRetriesExhausted = gateway.ErrRetriesExhausted
+	ErrRetriesExhausted = platform.ErrRetriesExhausted
 	// ErrRedirect: a redirect was refused (non-https, other host, more than
 	// 3 hops, missing Location).
-	ErrRedirect = gateway.ErrRedirect
+	ErrRedirect = platform.ErrRedirect
 	// ErrInsecureURL: a plain http URL to a host that is not loopback.
-	ErrInsecureURL = gateway.ErrInsecureURL
+	ErrInsecureURL = platform.ErrInsecureURL
 
 	// ErrTokenResponse: the 200 answer is not a usable token response.
 	ErrTokenResponse = errors.New("auth: malformed token response")
@@ -48,8 +48,12 @@ var (
 	ErrClosed = errors.New("auth: token manager closed")
 )
 
-// permanent reports errors that repeating the same request cannot fix.
+// permanent reports errors that repeating the same request cannot fix:
+// the gateway's refusals and a server that shares no TLS version with us.
 func permanent(err error) bool {
+	if platform.TLSVersionMismatch(err) {
+		return true
+	}
 	for _, e := range []error{ErrFatal, ErrCredentials, ErrRedirect, ErrInsecureURL, ErrConfig, ErrPasswordPolicy, ErrJWK} {
 		if errors.Is(err, e) {
 			return true

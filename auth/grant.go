@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/ertkit/ertkit/internal/gateway"
+	"github.com/ertkit/ertkit/internal/platform"
 	"github.com/ertkit/ertkit/internal/redact"
 )
 
@@ -34,7 +34,7 @@ type Grant interface {
 
 // env is what grants need from their Manager.
 type env struct {
-	gw  *gateway.Client
+	gw  *platform.Client
 	now func() time.Time
 	log *slog.Logger
 }
@@ -43,7 +43,7 @@ type env struct {
 // for errors ("password grant", …); secrets are scrubbed from server text.
 func (e *env) post(ctx context.Context, what, tokenURL string, version int, form url.Values, hdr http.Header, secrets ...string) (Token, error) {
 	e.log.DebugContext(ctx, "token request", "grant", what, "url", redact.URL(tokenURL), "form", redact.Form(form))
-	body, err := e.gw.Do(ctx, gateway.Request{Method: http.MethodPost, URL: tokenURL, Form: form, Header: hdr, Secrets: secrets})
+	body, err := e.gw.Do(ctx, platform.Request{Method: http.MethodPost, URL: tokenURL, Form: form, Header: hdr, Secrets: secrets})
 	if err != nil {
 		return Token{}, fmt.Errorf("auth: %s: %w", what, err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/internal/backoff"
-	"github.com/ertkit/ertkit/internal/gateway"
+	"github.com/ertkit/ertkit/internal/platform"
 )
 
 // Manager owns the token of one credential. Create one per credential and
@@ -55,11 +55,11 @@ type subscriber struct {
 func NewManager(g Grant, opts Options) *Manager {
 	opts = opts.withDefaults()
 	m := &Manager{grant: g, opts: opts, ownHTTP: opts.HTTPClient == nil}
-	if gateway.InsecureTransport(opts.HTTPClient) {
+	if platform.InsecureTransport(opts.HTTPClient) {
 		opts.Logger.Warn("TLS certificate verification is disabled on the token endpoint's HTTP client")
 	}
-	gw := &gateway.Client{
-		HTTP:           gateway.NoRedirects(opts.HTTPClient, opts.TLSConfig),
+	gw := &platform.Client{
+		HTTP:           platform.NoRedirects(opts.HTTPClient, opts.TLSConfig),
 		AllowedHosts:   opts.AllowedRedirectHosts,
 		Retry:          backoff.Policy{Base: opts.RetryBaseDelay, Max: opts.RetryMaxDelay, Attempts: opts.MaxAttempts},
 		RequestTimeout: opts.RequestTimeout,
@@ -68,7 +68,7 @@ func NewManager(g Grant, opts Options) *Manager {
 		Logger:         opts.Logger,
 	}
 	if opts.MaxRequestsPerMinute > 0 {
-		gw.Pacer = &gateway.Pacer{Max: opts.MaxRequestsPerMinute, Window: time.Minute, Now: opts.Now, After: opts.After}
+		gw.Pacer = &platform.Pacer{Max: opts.MaxRequestsPerMinute, Window: time.Minute, Now: opts.Now, After: opts.After}
 	}
 	m.env = &env{gw: gw, now: opts.Now, log: opts.Logger}
 	m.ctx, m.cancel = context.WithCancel(context.Background())

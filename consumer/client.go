@@ -25,7 +25,7 @@ type Client struct {
 	tokenSuspect atomic.Bool
 	cfg          Config
 	log          *slog.Logger
-	tls          *tls.Config
+	tls          atomic.Pointer[tls.Config] // replaced when TLS.CAFile is re-read
 	dial         func(ctx context.Context, url string, o dialOptions) (transport, error)
 
 	ctx    context.Context
@@ -45,6 +45,8 @@ type Client struct {
 	active    int                // slot carrying posts and snapshots; -1 none
 	closed    bool
 	upSig     chan struct{} // closed (and replaced) whenever a slot logs in
+	// backoffHook, when set (tests), sees every reconnect delay.
+	backoffHook func(time.Duration)
 
 	stage sync.Mutex // serialises de-dup, caches and delivery
 	msg   Msg        // scratch for Handler delivery, under stage
@@ -99,7 +101,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, tls: tc, dial: dialWS, items: map[*Item]struct{}{}, active: -1, upSig: make(chan struct{})}
+	c := &Client{cfg: cfg, log: cfg.Logger, dial: dialWS, items: map[*Item]struct{}{}, active: -1, upSig: make(chan struct{})}
+	c.tls.Store(tc)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.ev = newEvents(cfg.OnEvent, cfg.Events, func() { c.cnt.eventsDropped.Add(1) })
 	c.wg.Add(1)
@@ -256,7 +259,7 @@ func (c *Client) firstConnect(ctx context.Context, s *slot) (*conn, error) {
 		}
 		var te *TokenError
 		var le *LoginError
-		if errors.As(err, &te) || errors.As(err, &le) || ctx.Err() != nil {
+		if errors.As(err, &te) || errors.As(err, &le) || errors.Is(err, ErrTLSVersion) || ctx.Err() != nil {
 			return nil, err
 		}
 		c.advance(s)
@@ -273,16 +276,35 @@ func (c *Client) attempt(ctx context.Context, s *slot, reconnect bool) (*conn, e
 	tok, err := c.getToken(ctx, reconnect)
 	if err != nil {
 		c.setState(s, ConnDown)
-		return nil, err
+		return nil, classifyTLS(err) // the token endpoint's certificate counts too
+	}
+	if reconnect {
+		c.reloadCA()
 	}
 	cn := newConn(c, s.idx, ep)
 	cn.dial = dial
 	if err := cn.start(ctx, tok); err != nil {
 		c.setState(s, ConnDown)
 		c.noteLoginFailure(err)
-		return nil, err
+		return nil, classifyTLS(err)
 	}
 	return cn, nil
+}
+
+// reloadCA re-reads TLS.CAFile before a reconnect: a server that
+// restarted with a new CA (the emulator writes each new CA to the same
+// file) is trusted again without restarting the application. A file that
+// cannot be read keeps the previous trust.
+func (c *Client) reloadCA() {
+	if c.cfg.TLS.CAFile == "" || c.cfg.TLS.InsecureSkipVerify {
+		return
+	}
+	tc, err := tlsConfig(c.cfg.TLS, c.log)
+	if err != nil {
+		c.log.Warn("CA file not re-read; keeping the previous one", "err", err)
+		return
+	}
+	c.tls.Store(tc)
 }
 
 // noteLoginFailure marks the token suspect after a Login refusal that may
@@ -325,14 +347,21 @@ func (c *Client) advance(s *slot) {
 func (c *Client) runSlot(s *slot, cn *conn, items []*Item) {
 	defer c.wg.Done()
 	bo := backoff{p: c.cfg.Reconnect}
-	failures := 0
+	failures, certFailures := 0, 0
 	lastEndpoint := ""
+	giveUp := func(err error) {
+		c.log.Error("connection gave up reconnecting", "conn", s.idx, "err", err)
+		c.ev.emit(Event{Kind: EventError, Conn: s.idx, Err: err})
+		c.setState(s, ConnDown)
+		<-c.ctx.Done()
+		c.setState(s, ConnClosed)
+	}
 	if cn != nil {
 		lastEndpoint = cn.endpoint
 	}
 	for {
 		if cn != nil {
-			failures = 0
+			failures, certFailures = 0, 0
 			bo.reset()
 			if items == nil {
 				items = c.up(s, cn, lastEndpoint)
@@ -347,13 +376,17 @@ func (c *Client) runSlot(s *slot, cn *conn, items []*Item) {
 			return
 		}
 		if max := c.cfg.Reconnect.MaxAttempts; max > 0 && failures >= max {
-			c.errorEvent(s.idx, fmt.Errorf("consumer: connection %d: giving up after %d attempts", s.idx, failures))
-			c.setState(s, ConnDown)
-			<-c.ctx.Done()
-			c.setState(s, ConnClosed)
+			giveUp(fmt.Errorf("%w: connection %d: after %d attempts", ErrGaveUp, s.idx, failures))
 			return
 		}
-		t := time.NewTimer(bo.next())
+		d := bo.next()
+		c.mu.Lock()
+		hook := c.backoffHook
+		c.mu.Unlock()
+		if hook != nil {
+			hook(d)
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-c.ctx.Done():
@@ -367,29 +400,46 @@ func (c *Client) runSlot(s *slot, cn *conn, items []*Item) {
 			failures++
 			c.log.Warn("reconnect failed", "conn", s.idx, "endpoint", s.endpoint, "attempt", failures, "err", err)
 			c.errorEvent(s.idx, err)
+			if errors.Is(err, ErrTLSVersion) {
+				giveUp(fmt.Errorf("%w: connection %d: %w", ErrGaveUp, s.idx, err))
+				return
+			}
+			if errors.Is(err, ErrCertificate) {
+				certFailures++
+			} else {
+				certFailures = 0
+			}
+			if max := c.cfg.Reconnect.MaxCertFailures; max > 0 && certFailures >= max {
+				giveUp(fmt.Errorf("%w: connection %d: %d certificate failures in a row (CA file re-read before each): %w", ErrGaveUp, s.idx, certFailures, err))
+				return
+			}
 			if failures%c.cfg.Reconnect.SwitchAfter == 0 {
 				c.advance(s) // EventEndpointSwitched follows once it logs in there
 			}
-			if failures%c.cfg.Reconnect.RediscoverAfter == 0 && c.cfg.Discover != nil {
-				c.rediscover(s)
+			if failures%c.cfg.Reconnect.RediscoverAfter == 0 && c.cfg.Discover != nil && c.rediscover(s) {
+				// A fresh endpoint list deserves a prompt try: the delays
+				// grown against the old list would only lengthen an outage.
+				bo.reset()
 			}
 		}
 	}
 }
 
-func (c *Client) rediscover(s *slot) {
+// rediscover replaces the endpoint list; it reports success.
+func (c *Client) rediscover(s *slot) bool {
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	eps, err := c.cfg.Discover(ctx)
 	if err != nil || len(eps) == 0 {
 		c.errorEvent(s.idx, fmt.Errorf("consumer: rediscovery: %w", errors.Join(err, ErrNoEndpoints)))
-		return
+		return false
 	}
 	c.mu.Lock()
 	c.endpoints = eps
 	s.epIdx = s.idx % len(eps)
 	c.mu.Unlock()
 	c.ev.emit(Event{Kind: EventRediscovered, Conn: s.idx})
+	return true
 }
 
 // up marks a slot logged in and returns the watchlist to request on it.

@@ -63,6 +63,12 @@ type Reconnect struct {
 	// MaxAttempts bounds consecutive failed attempts per connection; 0
 	// means unlimited (the client keeps trying until Close).
 	MaxAttempts int
+	// MaxCertFailures is the number of reconnect attempts in a row failing
+	// certificate verification (ErrCertificate; TLS.CAFile is re-read
+	// before each) after which the connection gives up (EventError
+	// wrapping ErrGaveUp) instead of retrying silently for ever. Default
+	// 5; negative means never.
+	MaxCertFailures int
 	// PendingLoginRetries is how often Dial retries, after a back-off with
 	// jitter (MinDelay, growing by Multiplier), a Login refused with
 	// "Already pending login" (ErrLoginPending) instead of failing at once:
@@ -212,6 +218,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if r.RediscoverAfter <= 0 {
 		r.RediscoverAfter = 6
+	}
+	if r.MaxCertFailures == 0 {
+		r.MaxCertFailures = 5
 	}
 	if r.PendingLoginRetries == 0 {
 		r.PendingLoginRetries = 5

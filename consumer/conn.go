@@ -106,7 +106,7 @@ func newConn(c *Client, slot int, endpoint string) *conn {
 func (cn *conn) start(ctx context.Context, token string) error {
 	cfg := &cn.c.cfg
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
-	t, err := cn.dial(dctx, endpointURL(cn.endpoint), dialOptions{tls: cn.c.tls, readLimit: cfg.ReadLimit, compress: cfg.Compression})
+	t, err := cn.dial(dctx, endpointURL(cn.endpoint), dialOptions{tls: cn.c.tls.Load(), readLimit: cfg.ReadLimit, compress: cfg.Compression})
 	cancel()
 	if err != nil {
 		return err

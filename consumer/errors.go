@@ -1,10 +1,13 @@
 package consumer
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/ertkit/ertkit/internal/platform"
 	"github.com/ertkit/ertkit/trjson"
 )
 
@@ -26,7 +29,40 @@ var (
 	// session of the same user. Dial backs off and retries such a Login
 	// (Reconnect.PendingLoginRetries); every other refusal is final.
 	ErrLoginPending = errors.New("consumer: login rejected: already pending login")
+	// ErrCertificate matches a connection attempt that failed because the
+	// server's certificate is not trusted (unknown authority, wrong host
+	// name, expired): e.g. the emulator restarted with a new CA. Before
+	// each reconnect the client re-reads TLS.CAFile; after
+	// Reconnect.MaxCertFailures such failures in a row it gives up.
+	ErrCertificate = errors.New("consumer: server certificate not trusted")
+	// ErrTLSVersion matches a handshake that failed because the server
+	// shares no TLS version with the client (TLS 1.2 is the minimum). It
+	// is permanent: the connection gives up at once.
+	ErrTLSVersion = errors.New("consumer: server shares no TLS version with the client (TLS 1.2 minimum)")
+	// ErrGaveUp is wrapped by the EventError of a connection that stopped
+	// reconnecting (after Reconnect.MaxAttempts failures,
+	// Reconnect.MaxCertFailures certificate failures in a row, or at once
+	// on ErrTLSVersion); the error it wraps says why. The connection
+	// stays down until Close; its items stay Suspect.
+	ErrGaveUp = errors.New("consumer: connection gave up reconnecting")
 )
+
+// classifyTLS marks a dial failure that reconnecting cannot fix by itself.
+func classifyTLS(err error) error {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		hn x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci):
+		return fmt.Errorf("%w: %w", ErrCertificate, err)
+	case platform.TLSVersionMismatch(err):
+		return fmt.Errorf("%w: %w", ErrTLSVersion, err)
+	}
+	return err
+}
 
 // LoginError is a Login rejected by the server (a Login Status, or a Login
 // Refresh whose state is not Open/Ok), or a Login stream closed later.

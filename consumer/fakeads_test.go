@@ -80,14 +80,17 @@ func (f *fakeADS) serve(w http.ResponseWriter, r *http.Request) {
 			msgs = append(msgs, m)
 		}
 		for _, m := range msgs {
+			// Recorded before it is answered (a test that got the
+			// answer finds it in received), signalled after (a test that
+			// got the signal finds its effect on the stream table).
 			f.mu.Lock()
 			f.received = append(f.received, m)
 			f.mu.Unlock()
+			f.handle(c, m)
 			select {
 			case f.got <- m:
 			default:
 			}
-			f.handle(c, m)
 		}
 	}
 }

@@ -105,3 +105,26 @@ func (d *Dictionary) All() iter.Seq[*Def] {
 		}
 	}
 }
+
+// FID returns the field ID of a field name (the server package's
+// Dictionary interface).
+func (d *Dictionary) FID(name string) (int64, bool) {
+	def, ok := d.ByName(name)
+	if !ok {
+		return 0, false
+	}
+	return int64(def.FID), true
+}
+
+// Name returns the field name of a field ID, given as any integer (as it
+// arrives in JSON); IDs outside the int16 range are unknown.
+func (d *Dictionary) Name(fid int64) (string, bool) {
+	if fid < -32768 || fid > 32767 {
+		return "", false
+	}
+	def, ok := d.ByFID(int16(fid))
+	if !ok {
+		return "", false
+	}
+	return def.Name, true
+}

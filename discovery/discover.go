@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/internal/backoff"
-	"github.com/ertkit/ertkit/internal/gateway"
+	"github.com/ertkit/ertkit/internal/platform"
 	"github.com/ertkit/ertkit/internal/redact"
 )
 
@@ -19,21 +19,21 @@ const DefaultURL = "https://api.refinitiv.com/streaming/pricing/v1/?transport=we
 
 // HTTPError is a non-success answer (same type as auth.HTTPError): Status,
 // the server's Code and Description, the redacted URL.
-type HTTPError = gateway.HTTPError
+type HTTPError = platform.HTTPError
 
 var (
 	// ErrUnauthorized matches a 401: the token is not accepted; get a fresh
 	// token once and retry.
-	ErrUnauthorized = gateway.ErrUnauthorized
+	ErrUnauthorized = platform.ErrUnauthorized
 	// ErrFatal matches 403, 404, 410, 451: stop.
-	ErrFatal = gateway.ErrFatal
+	ErrFatal = platform.ErrFatal
 	// ErrRetriesExhausted wraps the last error after the retries of 5xx,
 	// 429 and network errors.
-	ErrRetriesExhausted = gateway.ErrRetriesExhausted
+	ErrRetriesExhausted = platform.ErrRetriesExhausted
 	// ErrRedirect: a redirect was refused (scheme, host, hops, Location).
-	ErrRedirect = gateway.ErrRedirect
+	ErrRedirect = platform.ErrRedirect
 	// ErrInsecureURL: plain http to a host that is not loopback.
-	ErrInsecureURL = gateway.ErrInsecureURL
+	ErrInsecureURL = platform.ErrInsecureURL
 )
 
 // Options tune Discover. The zero value is usable.
@@ -74,21 +74,21 @@ func Discover(ctx context.Context, url, token string, opts Options) ([]Endpoint,
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if gateway.InsecureTransport(opts.HTTPClient) {
+	if platform.InsecureTransport(opts.HTTPClient) {
 		log.Warn("TLS certificate verification is disabled on the discovery HTTP client")
 	}
-	hc := gateway.NoRedirects(opts.HTTPClient, opts.TLSConfig)
+	hc := platform.NoRedirects(opts.HTTPClient, opts.TLSConfig)
 	if opts.HTTPClient == nil {
 		defer hc.CloseIdleConnections()
 	}
-	gw := &gateway.Client{
+	gw := &platform.Client{
 		HTTP:           hc,
 		AllowedHosts:   opts.AllowedRedirectHosts,
 		Retry:          backoff.Policy{Base: opts.RetryBaseDelay, Max: opts.RetryMaxDelay, Attempts: opts.MaxAttempts},
 		RequestTimeout: opts.RequestTimeout,
 		Logger:         log,
 	}
-	body, err := gw.Do(ctx, gateway.Request{
+	body, err := gw.Do(ctx, platform.Request{
 		Method:  http.MethodGet,
 		URL:     url,
 		Header:  http.Header{"Authorization": {"Bearer " + token}},

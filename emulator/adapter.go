@@ -3,19 +3,18 @@ package emulator
 import (
 	"encoding/base64"
 
-	"github.com/ertkit/ertkit/dictionary"
-	"github.com/ertkit/ertkit/emulator/internal/market"
-	"github.com/ertkit/ertkit/emulator/internal/stream"
+	"github.com/ertkit/ertkit/internal/market"
+	"github.com/ertkit/ertkit/server"
 	"github.com/ertkit/ertkit/trjson"
 )
 
 // The streaming endpoints see the market and the dictionary through small
-// interfaces (stream.Universe, stream.Dictionary); these adapters connect
+// interfaces (server.Universe, server.Dictionary); these adapters connect
 // the real packages.
 
 type universe struct{ u *market.Universe }
 
-func (a universe) Lookup(name string) (stream.Instrument, bool) {
+func (a universe) Lookup(name string) (server.Instrument, bool) {
 	in, ok := a.u.Lookup(name)
 	if !ok {
 		return nil, false
@@ -49,25 +48,4 @@ func (i instrument) PermData() string {
 		}
 	}
 	return base64.StdEncoding.EncodeToString([]byte{0x03, 0x01, byte(perm >> 8), byte(perm), 0xC0})
-}
-
-type dict struct{ d *dictionary.Dictionary }
-
-func (a dict) FID(name string) (int64, bool) {
-	def, ok := a.d.ByName(name)
-	if !ok {
-		return 0, false
-	}
-	return int64(def.FID), true
-}
-
-func (a dict) Name(fid int64) (string, bool) {
-	if fid < -32768 || fid > 32767 {
-		return "", false
-	}
-	def, ok := a.d.ByFID(int16(fid))
-	if !ok {
-		return "", false
-	}
-	return def.Name, true
 }

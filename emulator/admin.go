@@ -3,13 +3,15 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/ertkit/ertkit/emulator/internal/gateway"
-	"github.com/ertkit/ertkit/emulator/internal/stream"
+	"github.com/ertkit/ertkit/server"
 )
 
 // The admin API, served on the API listener under /admin/ to loopback
@@ -31,6 +33,16 @@ import (
 //
 // Durations are Go duration strings. Answers: 200 with {"affected":n},
 // 400 for a bad request, 404 for an unknown endpoint/connection/item.
+//
+// A web page open in a browser on the same machine must not be able to
+// drive it (the listener being on loopback does not stop a page from
+// posting to 127.0.0.1, nor a DNS-rebound name from reaching it): every
+// request must name a loopback Host (localhost, 127.0.0.0/8, ::1), must
+// not come from another origin (an Origin header other than the API's
+// own, or Sec-Fetch-Site cross-site/same-site), and a POST must be
+// Content-Type application/json, which a page can only send after a CORS
+// preflight this API never answers. Refusals are 403 (415 for the
+// content type).
 
 // State is a snapshot of a running emulator for tests and the admin API.
 type State struct {
@@ -42,13 +54,13 @@ type State struct {
 // EndpointState describes one streaming endpoint.
 type EndpointState struct {
 	Endpoint
-	Stats       stream.Stats      `json:"stats"`
-	Connections []stream.ConnInfo `json:"connections"`
+	Stats       server.Stats      `json:"stats"`
+	Connections []server.ConnInfo `json:"connections"`
 }
 
 // ItemState is what the hub sent for one item: every endpoint sends the
 // same SeqNumbers.
-type ItemState = stream.ItemStats
+type ItemState = server.ItemStats
 
 // State returns a snapshot of counters and live connections.
 func (e *Emulator) State() State {
@@ -85,6 +97,10 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		http.Error(w, "admin API is loopback only", http.StatusForbidden)
+		return
+	}
+	if status, err := checkAdminOrigin(r); err != nil {
+		http.Error(w, err.Error(), status)
 		return
 	}
 	if r.URL.Path == "/admin/state" {
@@ -220,4 +236,45 @@ func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// checkAdminOrigin refuses what a browser page could send (see the API's
+// doc above): a non-loopback Host, another origin, a form post.
+func checkAdminOrigin(r *http.Request) (int, error) {
+	if !loopbackHost(r.Host) {
+		return http.StatusForbidden, fmt.Errorf("admin API: Host %q is not a loopback name", r.Host)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return http.StatusForbidden, fmt.Errorf("admin API: cross-origin request from %q refused", o)
+		}
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return http.StatusForbidden, fmt.Errorf("admin API: %s request refused", r.Header.Get("Sec-Fetch-Site"))
+	}
+	if r.Method == http.MethodPost {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			return http.StatusUnsupportedMediaType, fmt.Errorf("admin API: Content-Type must be application/json")
+		}
+	}
+	return 0, nil
+}
+
+// loopbackHost reports whether a Host header names this machine by a
+// loopback name or address.
+func loopbackHost(hostport string) bool {
+	h := hostport
+	if sh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = sh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

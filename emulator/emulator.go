@@ -35,10 +35,22 @@ type Config struct {
 	Topology []Service
 
 	// PlainWS serves ws:// instead of wss:// on the streaming endpoints,
-	// and plain HTTP on the API side. Default false (TLS everywhere).
+	// and plain HTTP on the API side: shorthand for PlainStream and
+	// PlainAPI together. Default false (TLS everywhere).
 	PlainWS bool
-	// CertFile and KeyFile supply a server certificate; by default a CA
-	// and a certificate for 127.0.0.1, ::1 and localhost are generated.
+	// PlainStream serves ws:// instead of wss:// on the streaming
+	// endpoints only; with the API side still on HTTPS this is the layout
+	// of a deployed ADS and its authentication server (HTTPS /getToken,
+	// ws:// streaming) that LSEG's authentication examples expect.
+	// Default false.
+	PlainStream bool
+	// PlainAPI serves plain HTTP instead of HTTPS on the API side (token,
+	// discovery, /getToken, admin) only; the streaming endpoints keep
+	// wss:// unless PlainStream is set. Default false.
+	PlainAPI bool
+	// CertFile and KeyFile supply a server certificate (used by whichever
+	// side has TLS); by default a CA and a certificate for 127.0.0.1, ::1
+	// and localhost are generated.
 	CertFile, KeyFile string
 	// CAFile is where the generated CA certificate is written (PEM).
 	// Default: a file in a temporary directory removed by Close.
@@ -91,6 +103,19 @@ type Config struct {
 	// client that lets it fill up is disconnected, so that a slow client
 	// never delays the others. Default 65536.
 	QueueLimit int
+	// QueueBytes bounds each connection's outbound queue in estimated
+	// bytes (a client that fills it is dropped too); only the latest
+	// unsent Pong is queued. Default 32 MiB.
+	QueueBytes int
+	// WriteTimeout drops a client that does not read: one write to it
+	// blocked this long. Default 30 s.
+	WriteTimeout time.Duration
+	// LoginTimeout closes a streaming connection without an accepted
+	// Login this long after it opened. Default 30 s.
+	LoginTimeout time.Duration
+	// MaxConnections bounds the connections of each streaming endpoint;
+	// more are refused with HTTP 503. Default 512.
+	MaxConnections int
 	// KeepV1SessionsAfterExpiry keeps a streaming session open when its v1
 	// token expires without a Login reissue. Default false: v1 sessions
 	// must reissue, as the v1 examples do.
@@ -126,6 +151,13 @@ type Config struct {
 	// changes of a watched Symbol List (a constituent removed, or a
 	// removed one added back, chosen with Seed). Default 30; < 0 never.
 	SymbolListChangeEvery int
+
+	// APIIdleTimeout closes a keep-alive connection of the API listener
+	// (token, discovery, admin) idle this long between requests, and a
+	// streaming endpoint's HTTP connection idle before its WebSocket
+	// upgrade. A request must send its headers within 10 s and (API) its
+	// body within 30 s. Default 60 s.
+	APIIdleTimeout time.Duration
 
 	// Logger receives the emulator's logs. Default: discard.
 	Logger *slog.Logger
@@ -165,8 +197,13 @@ type Endpoint struct {
 // Info is what a client needs to reach a started emulator. It is also the
 // JSON line `ert emulator` prints when ready.
 type Info struct {
-	AuthURLV1    string     `json:"auth_url_v1"`
-	AuthURLV2    string     `json:"auth_url_v2"`
+	AuthURLV1 string `json:"auth_url_v1"`
+	AuthURLV2 string `json:"auth_url_v2"`
+	// GetTokenURL is the ADS authentication server's endpoint: POST a
+	// form of username and password, get {"success":true} and the cookie
+	// AuthToken to send (with AuthPosition and applicationId) on the
+	// WebSocket upgrade, which then logs in by itself (spec §5.4).
+	GetTokenURL  string     `json:"get_token_url"`
 	DiscoveryURL string     `json:"discovery_url"`
 	Endpoints    []Endpoint `json:"endpoints"`
 	CAFile       string     `json:"ca_file,omitempty"`

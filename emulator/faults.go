@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/emulator/internal/gateway"
-	"github.com/ertkit/ertkit/emulator/internal/stream"
+	"github.com/ertkit/ertkit/server"
 )
 
 // Fault injection. Every fault is also reachable through the admin API
@@ -17,10 +17,10 @@ import (
 var ErrNoEndpoint = errors.New("emulator: no such endpoint")
 
 // ErrNoConnection is returned by DropConnection for an unknown connection.
-var ErrNoConnection = stream.ErrNoConn
+var ErrNoConnection = server.ErrNoConn
 
 // ErrNoItem is returned by ItemStatus when nobody watches the item.
-var ErrNoItem = stream.ErrUnknownItem
+var ErrNoItem = server.ErrUnknownItem
 
 // StallMode selects what Stall stops on a connection.
 type StallMode string
@@ -64,7 +64,7 @@ type ItemStatusOptions struct {
 // "token_v1" (also beta1), "token_v2", "discovery".
 type GatewayEndpoint string
 
-func (e *Emulator) pick(i int) ([]*stream.Server, error) {
+func (e *Emulator) pick(i int) ([]*server.Server, error) {
 	if i < 0 {
 		return e.servers, nil
 	}
@@ -120,7 +120,7 @@ func (e *Emulator) Stall(i int, mode StallMode, d time.Duration) (int, error) {
 	ss, err := e.pick(i)
 	n := 0
 	for _, s := range ss {
-		n += s.Stall(stream.StallMode(mode), d)
+		n += s.Stall(server.StallMode(mode), d)
 	}
 	return n, err
 }
@@ -160,8 +160,8 @@ func (e *Emulator) ItemStatus(name string, f ItemFault, recoverAfter time.Durati
 // o.RedirectTo (else an error matching ErrConfig). Load-mode streams are
 // affected too.
 func (e *Emulator) ItemStatusWith(name string, f ItemFault, o ItemStatusOptions) (int, error) {
-	n, err := e.hub.ItemStatusWith(name, stream.ItemFault(f), stream.FaultOptions{RecoverAfter: o.RecoverAfter, RedirectTo: o.RedirectTo})
-	if errors.Is(err, stream.ErrConfig) {
+	n, err := e.hub.ItemStatusWith(name, server.ItemFault(f), server.FaultOptions{RecoverAfter: o.RecoverAfter, RedirectTo: o.RedirectTo})
+	if errors.Is(err, server.ErrConfig) {
 		err = fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	return n, err

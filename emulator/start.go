@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/dictionary"
-	"github.com/ertkit/ertkit/emulator/internal/certs"
 	"github.com/ertkit/ertkit/emulator/internal/gateway"
-	"github.com/ertkit/ertkit/emulator/internal/market"
-	"github.com/ertkit/ertkit/emulator/internal/stream"
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/internal/certs"
+	"github.com/ertkit/ertkit/internal/market"
+	"github.com/ertkit/ertkit/server"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // ErrConfig is wrapped by Start's errors about an unusable Config.
@@ -34,8 +34,8 @@ type Emulator struct {
 	log     *slog.Logger
 	store   *tokens.Store
 	gw      *gateway.Gateway
-	hub     *stream.Hub
-	servers []*stream.Server
+	hub     *server.Hub
+	servers []*server.Server
 	api     *http.Server
 	apiLn   net.Listener
 	info    Info
@@ -81,8 +81,14 @@ func (cfg *Config) applyDefaults() {
 	if !cfg.RateSet && cfg.Rate == 0 {
 		cfg.Rate = 1
 	}
+	if cfg.APIIdleTimeout <= 0 {
+		cfg.APIIdleTimeout = 60 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.PlainWS {
+		cfg.PlainStream, cfg.PlainAPI = true, true
 	}
 }
 
@@ -127,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 
 	// TLS material.
 	var bundle *certs.Bundle
-	if !cfg.PlainWS {
+	if !cfg.PlainStream || !cfg.PlainAPI {
 		var err error
 		if cfg.CertFile != "" {
 			bundle, err = certs.Load(cfg.CertFile, cfg.KeyFile)
@@ -169,14 +175,16 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 		lns = append(lns, ln)
 	}
-	hub, err := stream.NewHub(stream.Config{
+	hub, err := server.NewHub(server.Config{
 		Universe:   universe{market.NewUniverse(cfg.Seed)},
-		Dictionary: dict{dictionary.Default()},
+		Dictionary: dictionary.Default(),
 		Store:      e.store,
 		Rate:       cfg.Rate, LoadMode: cfg.RateSet && cfg.Rate == 0, SendTimestamps: cfg.SendTimestamps,
 		Pack: cfg.Pack, Conflate: cfg.Conflate,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxMsgSize: cfg.MaxMsgSize,
 		QueueLimit: cfg.QueueLimit, NotFoundText: cfg.NotFoundText, ADSMode: cfg.ADSMode,
+		QueueBytes: cfg.QueueBytes, WriteTimeout: cfg.WriteTimeout, LoginTimeout: cfg.LoginTimeout,
+		MaxConnections: cfg.MaxConnections, IdleTimeout: cfg.APIIdleTimeout,
 		KeepV1SessionsAfterExpiry: cfg.KeepV1SessionsAfterExpiry, CloseV2SessionsAtExpiry: cfg.CloseV2SessionsAtExpiry,
 		DisablePost: cfg.DisablePost, Seed: cfg.Seed, Logger: cfg.Logger.With("component", "stream"),
 		CatchUnknownKeys: cfg.CatchUnknownKeys, AllowUnknownFIDs: cfg.AllowUnknownFIDs,
@@ -190,17 +198,14 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	}
 	e.hub = hub
 	var srvTLS *tls.Config
-	if bundle != nil {
-		srvTLS = bundle.ServerTLS
-	}
-	scheme := "wss"
-	if cfg.PlainWS {
-		scheme = "ws"
+	scheme := "ws"
+	if !cfg.PlainStream {
+		srvTLS, scheme = bundle.ServerTLS, "wss"
 	}
 	for i, ln := range lns {
-		e.servers = append(e.servers, stream.NewServer(hub, strconv.Itoa(i), ln, srvTLS))
+		e.servers = append(e.servers, server.NewServer(hub, strconv.Itoa(i), ln, srvTLS))
 		host, port := hostPort(ln.Addr())
-		ep := Endpoint{Host: host, Port: port, URL: scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + stream.Path}
+		ep := Endpoint{Host: host, Port: port, URL: scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + server.Path}
 		for _, s := range cfg.Topology {
 			if s.Endpoint == i && (ep.Location == nil || strings.HasPrefix(s.Location[0], "us-east-1") && !strings.HasPrefix(ep.Location[0], "us-east-1")) {
 				ep.Location = append([]string(nil), s.Location...)
@@ -227,13 +232,14 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", http.HandlerFunc(e.serveAdmin))
 	mux.Handle("/", gw)
-	e.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	httpScheme := "https"
+	// Timeouts: a local client that opens connections and never finishes
+	// (or never closes) a request must not hold them for ever.
+	e.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: cfg.APIIdleTimeout, ErrorLog: log.New(io.Discard, "", 0)}
+	httpScheme := "http"
 	var l net.Listener = apiLn
-	if bundle != nil {
-		l = tls.NewListener(apiLn, bundle.ServerTLS.Clone())
-	} else {
-		httpScheme = "http"
+	if !cfg.PlainAPI {
+		l, httpScheme = tls.NewListener(apiLn, bundle.ServerTLS.Clone()), "https"
 	}
 	e.wg.Add(1)
 	go func() {
@@ -245,6 +251,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	e.info.AuthURLV1 = base + gateway.PathTokenV1
 	e.info.AuthURLV2 = base + gateway.PathTokenV2
 	e.info.DiscoveryURL = base + gateway.PathDiscovery
+	e.info.GetTokenURL = base + gateway.PathGetToken
 	e.info.AdminURL = base + "/admin/"
 	e.info.User, e.info.Password = cfg.User, cfg.Password
 	e.info.ClientID, e.info.ClientSecret = cfg.ClientID, cfg.ClientSecret

@@ -465,6 +465,12 @@ func (d *Decoder) intAttr(st *msgState, key string) (int64, bool) {
 	return 0, false
 }
 
+// boolAttr reads a boolean attribute the way LSEG's JSON converter does:
+// any JSON primitive is accepted, and exactly `true` and `1` are true;
+// every other primitive (`false`, `0`, `2`, `1.0`, `null`) is false.
+// Clients written against the real servers send 1/0, so refusing them
+// would fail requests an ADS serves. Strings, objects and arrays are
+// type errors, and the attribute keeps its default.
 func (d *Decoder) boolAttr(st *msgState, key string, def bool) bool {
 	s := &d.s
 	c := s.data[s.pos]
@@ -473,20 +479,12 @@ func (d *Decoder) boolAttr(st *msgState, key string, def bool) bool {
 		s.skip(false)
 		return def
 	}
-	off := s.pos
-	if c == 't' || c == 'f' {
-		k, v, ok := s.literal()
-		if ok && k == KindBool {
-			return v
-		}
-		if !ok {
-			return def
-		}
-	} else if !s.skip(false) {
+	start := s.pos
+	if !s.skip(false) {
 		return def
 	}
-	d.valueErr(st, key, off, false)
-	return def
+	v := s.data[start:s.pos]
+	return string(v) == "true" || string(v) == "1"
 }
 
 // strAttr reads a string attribute, interned.

@@ -67,8 +67,11 @@ type Key struct {
 // Msg is one tr_json2 message. Boolean attributes with a default other than
 // false are stored as their negation or with a Has flag so that the zero
 // Msg means "every attribute absent"; accessor methods apply the spec's
-// defaults. A Msg filled by a Decoder aliases the frame and the decoder's
-// buffers and is valid only until the next Decode call.
+// defaults. The Decoder reads a boolean attribute as LSEG's converter
+// does: `true` and `1` are true, any other JSON primitive is false (and a
+// string, object or array sets Err); the encoder writes `true`/`false`.
+// A Msg filled by a Decoder aliases the frame and the decoder's buffers
+// and is valid only until the next Decode call.
 type Msg struct {
 	Type   MsgType
 	Domain Domain // DomainMarketPrice when absent

@@ -244,7 +244,8 @@ func TestSpecErrors(t *testing.T) {
 		{frame: `{"ID":4,"Key":"TRI.N"}`, id: 4, text: "JSON Converter Token Type error: Expected 'OBJECT' for key 'Key' Received 'STRING'", token: `"TRI.N"`},
 		{frame: `{"ID":4,"Key":{"Name":5}}`, id: 4, text: "JSON Converter Token Type error: Expected 'STRING' for key 'Name' Received 'PRIMITIVE'", token: `5`},
 		{frame: `{"ID":4,"Key":{"Name":"A"},"Streaming":"false"}`, id: 4, text: "JSON Converter Token Type error: Expected 'PRIMITIVE' for key 'Streaming' Received 'STRING'", token: `"false"`},
-		{frame: `{"ID":4,"Key":{"Name":"A"},"Streaming":1}`, id: 4, text: "JSON Unexpected Value. Received '1' for key 'Streaming'", token: `1`},
+		// A numeric boolean is not an error: 1 is true, other primitives false (TestBoolPrimitives).
+		{frame: `{"ID":4,"Key":{"Name":"A"},"Streaming":1}`, id: 4},
 		{frame: `{"ID":4,"Domain":"Nope","Key":{"Name":"A"}}`, id: 4, text: "JSON Unexpected Value. Received 'Nope' for key 'Domain'", token: `"Nope"`},
 		{frame: `{"ID":4,"Domain":99,"Key":{"Name":"A"}}`, id: 4, text: "JSON Unexpected Value. Received '99' for key 'Domain'", token: `99`},
 		{frame: `{"ID":4,"Type":"Update","UpdateType":["x"]}`, id: 4, text: "JSON Converter Token Type error: Expected 'STRING' for key 'UpdateType' Received 'ARRAY'", token: `["x"]`},

@@ -597,7 +597,21 @@ func TestEmulatorProfiles(t *testing.T) {
 // line it printed when ready; stop interrupts it and waits for it.
 func runEmulator(t *testing.T, ctx context.Context, stderr io.Writer, args ...string) (line string, stop func()) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, ertBin, append([]string{"emulator"}, args...)...)
+	return runServer(t, ctx, stderr, nil, append([]string{"emulator"}, args...)...)
+}
+
+// runServer starts a long-running ert command (emulator, gateway) and
+// returns the JSON line it prints when ready; stop interrupts it. env,
+// when set, is its whole environment (plus PATH and HOME).
+func runServer(t *testing.T, ctx context.Context, stderr io.Writer, env map[string]string, args ...string) (line string, stop func()) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, ertBin, args...)
+	if env != nil {
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,7 @@ type grammar struct {
 	Token    tokenCmd    `cmd:"" help:"Get a token and show its metadata (the token itself is redacted unless --show-token)."`
 	Doctor   doctorCmd   `cmd:"" help:"Check every step from DNS to the first refresh, timed, with advice on failures."`
 	Emulator emulatorCmd `cmd:"" help:"Run a local RTO emulator: token endpoint, service discovery, streaming endpoints, faults."`
+	Gateway  gatewayCmd  `cmd:"" help:"Fan one upstream session (RTO, an ADS, the emulator) out to many WebSocket API clients, as an ADS does."`
 	Soak     soakCmd     `cmd:"" help:"Bounded soak test against an embedded emulator: fixed update rate, short tokens, random faults; JSON report."`
 	Record   recordCmd   `cmd:"" help:"Record items to a seekable zstd file of JSON lines (every message with its receive time)."`
 	Replay   replayCmd   `cmd:"" help:"Play a recording back as JSON lines at its recorded pace, --speed N or --fast, from --from, --loop."`

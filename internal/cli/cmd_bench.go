@@ -22,6 +22,7 @@ import (
 type benchCmd struct {
 	Load       benchLoadCmd       `cmd:"" default:"withargs" help:"Throughput, latency, allocations, CPU and RSS: emulator load mode → SDK client (default)."`
 	Scale      benchScaleCmd      `cmd:"" help:"Many items on one connection: time until every Refresh, RSS per cached item (client in a child process)."`
+	Gateway    benchGatewayCmd    `cmd:"" help:"Fan-out through ert gateway: an emulator upstream, many downstream clients of the same items; one upstream stream per item, no update missed or repeated, latency added by the gateway."`
 	Compare    benchCompareCmd    `cmd:"" help:"ert stream --output jsonl versus another client program (e.g. LSEG's Go example), messages/s drained from the emulator."`
 	ScaleChild benchScaleChildCmd `cmd:"" name:"scale-child" hidden:"" help:"Client side of bench scale (reads its config as JSON on stdin)."`
 	StreamProf benchStreamProfCmd `cmd:"" name:"stream-profile" hidden:"" help:"ert stream --output jsonl under a CPU profile (child of bench compare --cpuprofile)."`

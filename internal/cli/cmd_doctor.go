@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,11 @@ type doctorCmd struct {
 	connFlags
 	RIC     string        `name:"ric" default:"TRI.N" help:"Item to request in the last step."`
 	Timeout time.Duration `name:"timeout" default:"15s" help:"Limit of each step."`
+
+	Gateway        string `name:"gateway" help:"Check an ert gateway (or any ADS) instead of RTO: its ws:// or wss:// URL, e.g. ws://127.0.0.1:15000/WebSocket. No token or discovery steps."`
+	GatewayUser    string `name:"gateway-user" default:"ert-doctor" help:"User name of the Login by name at --gateway."`
+	GatewayToken   string `name:"gateway-token" help:"Log in to --gateway with this token instead of by name (env ERT_GATEWAY_TOKEN)."`
+	GatewayMetrics string `name:"gateway-metrics" help:"The gateway's metrics URL (ert gateway --metrics-addr): report its upstream session and downstream counters."`
 }
 
 func (c *doctorCmd) run(ctx context.Context, env *Env) error {
@@ -33,11 +39,14 @@ func (c *doctorCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	r := &doctorReport{w: env.Stdout}
-	fmt.Fprintf(env.Stdout, "ert doctor — checking the path to LSEG Real-Time -- Optimized step by step\n\n")
 	failed := func(code int, err error, what string) error {
 		fmt.Fprintf(env.Stdout, "\n%s failed; fix the step marked FAIL and run ert doctor again.\n", what)
 		return fail(code, err, "%s failed (see the advice above)", what)
 	}
+	if c.Gateway != "" {
+		return c.checkGateway(ctx, env, r, tlsConf, failed)
+	}
+	fmt.Fprintf(env.Stdout, "ert doctor — checking the path to LSEG Real-Time -- Optimized step by step\n\n")
 
 	// 1. Token endpoint.
 	g, err := c.grant()
@@ -110,15 +119,24 @@ func (c *doctorCmd) run(ctx context.Context, env *Env) error {
 	}
 
 	// 3. Streaming endpoint: network, WebSocket, Login, first refresh.
-	if err := r.checkNetwork(ctx, "endpoint", ep.Host, strconv.Itoa(portOr443(ep.Port)), tlsConf, c.WS); err != nil {
-		return failed(ExitConnection, err, "reaching the streaming endpoint")
-	}
 	scheme := "wss"
 	if c.WS {
 		scheme = "ws"
 	}
 	wsURL := scheme + "://" + net.JoinHostPort(ep.Host, strconv.Itoa(portOr443(ep.Port))) + "/WebSocket"
+	login := loginMsg(c.AppID, position(c.Position), tok.AccessToken)
+	return c.checkEndpoint(ctx, r, tlsConf, ep, wsURL, login, failed)
+}
+
+// checkEndpoint runs the streaming steps: network, WebSocket, Login (the
+// given request), first refresh of --ric.
+func (c *doctorCmd) checkEndpoint(ctx context.Context, r *doctorReport, tlsConf *tls.Config, ep discovery.Endpoint, wsURL string,
+	login trjson.Msg, failed func(int, error, string) error) error {
+	if err := r.checkNetwork(ctx, "endpoint", ep.Host, strconv.Itoa(portOr443(ep.Port)), tlsConf, strings.HasPrefix(wsURL, "ws:")); err != nil {
+		return failed(ExitConnection, err, "reaching the streaming endpoint")
+	}
 	var conn *websocket.Conn
+	var err error
 	err = r.run("endpoint: WebSocket tr_json2", adviceWebSocket, func() (string, error) {
 		sctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
@@ -167,7 +185,6 @@ func (c *doctorCmd) run(ctx context.Context, env *Env) error {
 	err = r.run("endpoint: Login", adviceLogin, func() (string, error) {
 		sctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
-		login := loginMsg(c.AppID, position(c.Position), tok.AccessToken)
 		if err := conn.Write(sctx, websocket.MessageText, trjson.AppendMsg(nil, &login)); err != nil {
 			return "", err
 		}
@@ -220,7 +237,7 @@ func (c *doctorCmd) run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return failed(ExitItem, err, "the item request")
 	}
-	fmt.Fprintf(env.Stdout, "\nall checks passed\n")
+	fmt.Fprintf(r.w, "\nall checks passed\n")
 	return nil
 }
 

@@ -16,7 +16,9 @@ type emulatorCmd struct {
 	APIAddr        string        `name:"api-addr" default:"127.0.0.1:0" help:"Listen address of the token, discovery and admin endpoints."`
 	StreamAddr     []string      `name:"stream-addr" help:"Listen address of a streaming endpoint (repeatable; port 0 = ephemeral). Default: three endpoints on 127.0.0.1."`
 	InsecureListen bool          `name:"insecure-listen" help:"Allow listening on non-loopback addresses."`
-	Plain          bool          `name:"plain" help:"Serve ws:// and http:// instead of wss:// and https://."`
+	Plain          bool          `name:"plain" help:"Serve ws:// and http:// instead of wss:// and https:// (both --plain-stream and --plain-api)."`
+	PlainStream    bool          `name:"plain-stream" help:"Serve ws:// instead of wss:// on the streaming endpoints only (with HTTPS on the API side: a deployed ADS with its /getToken server)."`
+	PlainAPI       bool          `name:"plain-api" help:"Serve http:// instead of https:// on the token, discovery, /getToken and admin endpoints only."`
 	Cert           string        `name:"cert" help:"Server certificate (PEM) instead of a generated one." type:"path"`
 	Key            string        `name:"key" help:"Server key (PEM) for --cert." type:"path"`
 	CAFile         string        `name:"ca-file" help:"Where to write the generated CA certificate (default: a temporary file)." type:"path"`
@@ -47,6 +49,11 @@ type emulatorCmd struct {
 	DisableView    bool          `name:"disable-view" help:"Refuse views (NoBatchViewSupportInReq)."`
 	ChainEvery     int           `name:"symbol-list-change-every" help:"Change a chain every N ticks (default 30; -1: never)."`
 	QueueLimit     int           `name:"queue-limit" help:"Messages queued per connection before a slow client is dropped (default 65536)."`
+	QueueBytes     int           `name:"queue-bytes" help:"Bytes queued per connection before a slow client is dropped (default 33554432)."`
+	WriteTimeout   time.Duration `name:"write-timeout" help:"Drop a client that does not read for this long (default 30s)."`
+	LoginTimeout   time.Duration `name:"login-timeout" help:"Close a streaming connection without a Login after this long (default 30s)."`
+	MaxConns       int           `name:"max-connections" help:"Connections per streaming endpoint; more are refused with 503 (default 512)."`
+	IdleTimeout    time.Duration `name:"idle-timeout" help:"Close an HTTP connection idle this long (API keep-alive, endpoint before upgrade; default 60s)."`
 
 	// Faults from the start, and a schedule of timed faults.
 	RefuseLogins int  `name:"refuse-logins" help:"Fault: refuse the next N logins with \"Login rejected. Already pending login.\""`
@@ -79,7 +86,7 @@ func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
 		c.ClientSecret = env.Getenv("ERT_EMULATOR_CLIENTSECRET")
 	}
 	cfg := emulator.Config{
-		APIAddr: c.APIAddr, StreamAddrs: c.StreamAddr, PlainWS: c.Plain,
+		APIAddr: c.APIAddr, StreamAddrs: c.StreamAddr, PlainWS: c.Plain, PlainStream: c.PlainStream, PlainAPI: c.PlainAPI,
 		CertFile: c.Cert, KeyFile: c.Key, CAFile: c.CAFile,
 		User: c.User, Password: c.Password, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		Audience: c.Audience, TokenLifetime: c.TokenLifetime, GatewayRateLimit: c.GatewayLimit,
@@ -90,6 +97,8 @@ func (c *emulatorCmd) config(env *Env) (emulator.Config, error) {
 		CloseV2SessionsAtExpiry: c.V2CloseExpiry, KeepV1SessionsAfterExpiry: c.V1KeepExpiry,
 		CatchUnknownKeys: c.CatchKeys, AllowUnknownFIDs: c.AllowFIDs, DisableBatch: c.DisableBatch, DisableView: c.DisableView,
 		SymbolListChangeEvery: c.ChainEvery, QueueLimit: c.QueueLimit,
+		QueueBytes: c.QueueBytes, WriteTimeout: c.WriteTimeout, LoginTimeout: c.LoginTimeout,
+		MaxConnections: c.MaxConns, APIIdleTimeout: c.IdleTimeout,
 	}
 	for _, f := range c.JWK {
 		b, err := os.ReadFile(f)

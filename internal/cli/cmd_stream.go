@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -125,13 +126,18 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 	// The handler may run on two connections' goroutines (hot standby):
 	// one reused Msg behind a lock keeps the per-message path allocation-free.
 	var (
-		outMu sync.Mutex
-		pm    trjson.Msg
+		outMu     sync.Mutex
+		pm        trjson.Msg
+		outClosed bool                        // set before the printer is closed
+		shown     = map[string]trjson.State{} // last state shown per item
 	)
 	handler := func(m *consumer.Msg) {
 		outMu.Lock()
 		pm = trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State,
 			HasSeqNumber: m.HasSeq, SeqNumber: m.SeqNumber, Fields: m.Fields, Raw: m.Raw}
+		if m.HasState {
+			shown[m.Name] = m.State
+		}
 		var err error
 		if store != nil {
 			store.apply(m.Name, &pm)
@@ -169,10 +175,55 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 			mu.Unlock()
 		}
 	}
+	// suspect shows an item going Suspect without a server message (its
+	// connection was lost) as a Status on stdout, like one from the
+	// server, so that a consumer of the output knows the data is stale
+	// while the SDK reconnects.
+	// It has no "ID": the stream ID is the connection's, and ert made it.
+	suspect := func(it *consumer.Item, st trjson.State) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		if prev, ok := shown[it.Name]; outClosed || ok && prev == st {
+			return
+		}
+		shown[it.Name] = st
+		sm := trjson.Msg{Type: trjson.TypeStatus, Domain: it.Domain, Key: trjson.Key{Name: it.Name, Service: it.Service}, HasState: true, State: st}
+		sm.Raw = trjson.AppendMsg(nil, &sm)
+		sm.Raw = append(sm.Raw[:1], bytes.TrimPrefix(sm.Raw[1:], []byte(`"ID":0,`))...)
+		if store != nil {
+			store.apply(it.Name, &sm)
+		} else if err := printer.Print(it.Name, &sm); err != nil {
+			mu.Lock()
+			printErr = err
+			mu.Unlock()
+			finish()
+		}
+	}
+	// Each connection that gives up (certificate failures, a TLS version
+	// mismatch, Reconnect.MaxAttempts) counts; when none is left the run
+	// ends with the reason instead of waiting for ever.
+	conns, gaveUp := 1, 0
+	if r.conn.HotStandby {
+		conns = 2
+	}
+	var gaveUpErr error
 	onEvent := func(e consumer.Event) {
 		switch e.Kind {
 		case consumer.EventItemState:
+			if it := e.Item; it != nil && e.State.Data == trjson.DataSuspect && e.State.Stream == trjson.StreamOpen {
+				suspect(it, e.State)
+			}
 			return
+		case consumer.EventError:
+			if errors.Is(e.Err, consumer.ErrGaveUp) {
+				mu.Lock()
+				gaveUp++
+				if gaveUp >= conns {
+					gaveUpErr = e.Err
+					finish()
+				}
+				mu.Unlock()
+			}
 		}
 		msg := e.Kind.String()
 		if e.Endpoint != "" {
@@ -187,23 +238,8 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 		env.Log.Info(msg)
 	}
 
-	cfg := consumer.Config{
-		TokenSource:   sess.tokens,
-		HotStandby:    r.conn.HotStandby,
-		TLS:           consumer.TLS{CAFile: r.conn.CAFile, CAPEM: r.caPEM, InsecureSkipVerify: r.conn.Insecure},
-		ApplicationID: r.conn.AppID,
-		Position:      r.conn.Position,
-		Service:       r.conn.Service,
-		Handler:       handler,
-		OnEvent:       onEvent,
-		Logger:        env.Log,
-	}
-	for _, e := range append(append([]discovery.Endpoint{}, sess.primary...), sess.backups...) {
-		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, r.conn.WS))
-	}
-	if r.conn.Hostname == "" {
-		cfg.Discover = consumer.Discovery(r.conn.discoveryURL(), sess.tokens, r.conn.Region, r.conn.HotStandby, discovery.Options{HTTPClient: sess.http})
-	}
+	cfg := sess.consumerConfig(r.caPEM, env)
+	cfg.Handler, cfg.OnEvent = handler, onEvent
 	narrate(fmt.Sprintf("endpoints: %v", cfg.Endpoints))
 	client, err := consumer.Dial(ctx, cfg)
 	if err != nil {
@@ -264,6 +300,9 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 				env.Log.Warn("item failed", "ric", im.Name, "state", im.State.Stream.String()+"/"+im.State.Data.String(), "text", im.State.Text)
 			}
 		}
+		outMu.Lock()
+		outClosed = true
+		outMu.Unlock()
 		finishOutput(printer, r.out.Stats, env, client)
 		if failed == len(imgs) && failed > 0 {
 			return fail(ExitItem, nil, "no item could be retrieved (%s)", imgs[0].State.Text)
@@ -283,11 +322,24 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 	if boardErr != nil {
 		finish()
 	}
+	outMu.Lock()
+	outClosed = true
+	outMu.Unlock()
 	finishOutput(printer, r.out.Stats, env, client)
 	mu.Lock()
 	defer mu.Unlock()
 	if printErr != nil {
 		return fail(ExitFailure, printErr, "writing output")
+	}
+	if gaveUpErr != nil {
+		hint := "the streaming endpoints cannot be reached"
+		switch {
+		case errors.Is(gaveUpErr, consumer.ErrCertificate):
+			hint = "the server's certificate is not trusted (an emulator that restarted has a new CA: pass its ca_file with --ca-file)"
+		case errors.Is(gaveUpErr, consumer.ErrTLSVersion):
+			hint = "the server does not speak TLS 1.2 or later"
+		}
+		return fail(ExitConnection, gaveUpErr, "stopped reconnecting: %s", hint)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

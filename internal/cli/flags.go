@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -41,6 +42,7 @@ type connFlags struct {
 	Service         string `name:"service" default:"ELEKTRON_DD" help:"Service name of item requests."`
 	CAFile          string `name:"ca-file" help:"Extra CA certificate (PEM) to trust, e.g. the emulator's (env ERT_CA_FILE)."`
 	Insecure        bool   `name:"insecure" help:"Skip TLS certificate verification. Dangerous; warns on every start."`
+	MaxCertFailures int    `name:"max-cert-failures" default:"5" help:"Stop reconnecting (exit 5) after this many certificate failures in a row; --ca-file is re-read before each. Negative: never stop."`
 	WS              bool   `name:"ws" help:"Connect with ws:// instead of wss:// (local ADS or a plain emulator)."`
 	Config          string `name:"config" help:"JSON file of flag values, e.g. {\"user\":…,\"password\":…}; refused if readable by others while it holds a secret." type:"path"`
 }
@@ -105,8 +107,10 @@ func (c *connFlags) complete(env *Env) error {
 	for _, s := range secretOnCommandLine(env.Args) {
 		env.Log.Warn("secret given on the command line; it is visible to other users of this machine — prefer the environment or --config", "flag", s)
 	}
-	if c.Insecure {
-		env.Log.Warn("TLS certificate verification is OFF (--insecure): anyone on the path can read your credentials and data")
+	if c.Insecure && env.Stderr != nil {
+		// Straight to stderr, whatever --log-level: a warning that can be
+		// silenced protects no one.
+		fmt.Fprintln(env.Stderr, "ert: WARNING: TLS certificate verification is OFF (--insecure): anyone on the path can read your credentials and data")
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ertkit/ertkit/auth"
+	"github.com/ertkit/ertkit/consumer"
 	"github.com/ertkit/ertkit/discovery"
 )
 
@@ -107,7 +108,7 @@ func (c *connFlags) signIn(ctx context.Context, env *Env) (*session, auth.Token,
 	if err != nil {
 		return nil, auth.Token{}, err
 	}
-	s := &session{flags: c, tls: tlsConf, http: httpClient(tlsConf)}
+	s := &session{flags: c, tls: tlsConf, http: reloadingHTTPClient(tlsConf, c.CAFile)}
 	s.tokens = auth.NewManager(g, auth.Options{HTTPClient: s.http, Logger: env.Log})
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -133,6 +134,30 @@ func newSession(ctx context.Context, c *connFlags, env *Env) (*session, error) {
 }
 
 func (s *session) close() { s.tokens.Close() }
+
+// consumerConfig is the SDK configuration of the session: its endpoints
+// (and rediscovery when they came from discovery), tokens, TLS and Login
+// attributes. caPEM is trusted in addition to --ca-file.
+func (s *session) consumerConfig(caPEM []byte, env *Env) consumer.Config {
+	c := s.flags
+	cfg := consumer.Config{
+		TokenSource:   s.tokens,
+		HotStandby:    c.HotStandby,
+		TLS:           consumer.TLS{CAFile: c.CAFile, CAPEM: caPEM, InsecureSkipVerify: c.Insecure},
+		ApplicationID: c.AppID,
+		Position:      c.Position,
+		Service:       c.Service,
+		Logger:        env.Log,
+		Reconnect:     consumer.Reconnect{MaxCertFailures: c.maxCertFailures()},
+	}
+	for _, e := range append(append([]discovery.Endpoint{}, s.primary...), s.backups...) {
+		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, c.WS))
+	}
+	if c.Hostname == "" {
+		cfg.Discover = consumer.Discovery(c.discoveryURL(), s.tokens, c.Region, c.HotStandby, discovery.Options{HTTPClient: s.http})
+	}
+	return cfg
+}
 
 // resolveEndpoints uses --hostname/--standbyhostname when given, service
 // discovery otherwise.

@@ -81,7 +81,7 @@ func Scale(ctx context.Context, cfg ScaleConfig, newChild func() *exec.Cmd) (Sca
 		RateSet: true, Rate: 0.001, GatewayRateLimit: -1,
 		// Every Refresh may be queued at once: the default 65,536-message
 		// queue would disconnect a client that asks for 100,000 items.
-		QueueLimit: 4 * cfg.Items})
+		QueueLimit: 4 * cfg.Items, QueueBytes: 16 << 10 * cfg.Items})
 	if err != nil {
 		return ScaleResult{}, fmt.Errorf("loadtest: start emulator: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/ertkit/ertkit/emulator/internal/gateway"
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // A v1 password grant followed by service discovery with the token.

@@ -3,6 +3,9 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -213,6 +216,85 @@ func TestFaultArgumentsChecked(t *testing.T) {
 	} {
 		if !errors.Is(err, ErrFault) {
 			t.Errorf("got %v, want ErrFault", err)
+		}
+	}
+}
+
+// TestRateGuardBoundedUnderLongNames: a hostile client claims thousands of
+// distinct 16 KB user names (the issue saw 64 KB ones). The limiter's table stays at most
+// rateLimiterMaxKeys keys of at most maxRateKeyBytes, the heap does not
+// grow by the names' size, each name is still limited, and the log holds
+// only cut names.
+func TestRateGuardBoundedUnderLongNames(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RateLimit = 2 })
+	l := e.gw.limiter
+	long := strings.Repeat("u", 16<<10)
+	// The limiter directly (the HTTP path below proves the wiring): twice
+	// the table's size in distinct 16 KB names, 64 MB if kept whole.
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	now := e.clock.Now()
+	for i := 0; i < 2*rateLimiterMaxKeys; i++ {
+		if ok, _ := l.allow("user:"+strconv.Itoa(i)+long, now); !ok {
+			t.Fatalf("name %d limited on its first request", i)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := l.size(); n > rateLimiterMaxKeys {
+		t.Errorf("table holds %d keys, bound %d", n, rateLimiterMaxKeys)
+	}
+	l.mu.Lock()
+	for k := range l.hits {
+		if len(k) > maxRateKeyBytes {
+			t.Errorf("key of %d bytes kept, bound %d", len(k), maxRateKeyBytes)
+			break
+		}
+	}
+	l.mu.Unlock()
+	if grow := int64(after.HeapAlloc) - int64(before.HeapAlloc); grow > 16<<20 {
+		t.Errorf("heap grew by %d MB for %d long names", grow>>20, 2*rateLimiterMaxKeys)
+	}
+	// Long names sharing a prefix are still counted separately, and each
+	// is limited.
+	a, b := long+"a", long+"b"
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.allow(a, now); !ok {
+			t.Fatal("first two requests of a limited")
+		}
+	}
+	if ok, _ := l.allow(a, now); ok {
+		t.Error("third request of a long name not limited")
+	}
+	if ok, _ := l.allow(b, now); !ok {
+		t.Error("another long name with the same prefix limited with it")
+	}
+
+	// Over HTTP: a long user name is rate limited and logged cut.
+	f := form("grant_type", "password", "username", strings.Repeat("u", 60<<10), "password", "wrong", "client_id", testClientID, "scope", DefaultScope)
+	for i := 0; i < 3; i++ {
+		e.post(PathTokenV1, f, "")
+	}
+	wantError(t, e.post(PathTokenV1, f, ""), http.StatusTooManyRequests, "too_many_requests")
+	logs := e.logs.String()
+	if strings.Contains(logs, strings.Repeat("u", maxLoggedName+1)) {
+		t.Error("log holds more than maxLoggedName bytes of a user name")
+	}
+	if !strings.Contains(logs, "…(61440 bytes)") {
+		t.Errorf("cut name not marked with its length in the log: %.300s", logs)
+	}
+}
+
+func TestLogName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"GE-A-01234567-8-9012", "GE-A-01234567-8-9012"},
+		{strings.Repeat("x", 64), strings.Repeat("x", 64)},
+		{strings.Repeat("x", 65), strings.Repeat("x", 64) + "…(65 bytes)"},
+		{strings.Repeat("x", 63) + "é", strings.Repeat("x", 63) + "…(65 bytes)"}, // not inside a rune
+	} {
+		if got := logName(tc.in); got != tc.want {
+			t.Errorf("logName(%d bytes) = %q, want %q", len(tc.in), got, tc.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@
 //	POST /auth/oauth2/v1/token       password, refresh_token (expires_in is a string)
 //	POST /auth/oauth2/v2/token       client_credentials (expires_in is a number)
 //	GET  /streaming/pricing/v1/      discovery (trailing slash optional)
+//	POST /getToken                   a deployed ADS's authentication server (cookie AuthToken)
 package gateway
 
 import (
@@ -22,10 +23,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // Paths of the endpoints.
@@ -185,6 +188,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveToken(w, r, EndpointTokenV2, g.tokenV2)
 	case PathDiscovery, PathDiscovery[:len(PathDiscovery)-1]:
 		g.serveDiscovery(w, r)
+	case PathGetToken:
+		g.serveGetToken(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	}
@@ -234,8 +239,25 @@ func (g *Gateway) logGrant(ctx context.Context, ep Endpoint, grant, user, client
 	g.log.LogAttrs(ctx, slog.LevelInfo, "token request",
 		slog.String("endpoint", string(ep)),
 		slog.String("grant", grant),
-		slog.String("user", user),
-		slog.String("client_id", client),
+		slog.String("user", logName(user)),
+		slog.String("client_id", logName(client)),
 		slog.Int("status", status),
 		slog.String("outcome", outcome))
+}
+
+// maxLoggedName bounds a claimed user name or client id in a log record:
+// they come from the request, unverified, up to the 64 KiB form.
+const maxLoggedName = 64
+
+// logName cuts s to maxLoggedName bytes (on a rune boundary) and says how
+// much was left out.
+func logName(s string) string {
+	if len(s) <= maxLoggedName {
+		return s
+	}
+	n := maxLoggedName
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }

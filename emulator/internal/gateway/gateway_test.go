@@ -16,8 +16,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ertkit/ertkit/emulator/internal/certs"
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/internal/certs"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -6,7 +6,8 @@ import "maps"
 type Stats struct {
 	// TokenRequests and TokenFailures count token requests by grant
 	// (GrantPassword, GrantChangePassword, GrantRefreshToken,
-	// GrantClientSecret, GrantClientAssertion, GrantUnsupported, and
+	// GrantClientSecret, GrantClientAssertion, GrantUnsupported,
+	// GrantGetToken (the ADS /getToken endpoint), and
 	// "unparsed" for bodies that could not be read). Rate-limited
 	// requests count here as failures too.
 	TokenRequests map[string]int64 `json:"token_requests"`

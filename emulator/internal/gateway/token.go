@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // Grant labels used in counters and logs.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 func TestPasswordGrantV1(t *testing.T) {

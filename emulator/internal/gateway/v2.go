@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/ertkit/ertkit/emulator/internal/tokens"
+	"github.com/ertkit/ertkit/server/tokens"
 )
 
 // v2Response is the v2 token answer; expires_in is a JSON number there

@@ -1,9 +1,0 @@
-//go:build !linux
-
-package stream
-
-import "time"
-
-// sleepFine is Linux only (see sleep_linux.go); elsewhere the scheduler
-// uses a Go timer.
-func sleepFine(time.Duration) bool { return false }

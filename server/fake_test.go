@@ -1,0 +1,143 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/ertkit/ertkit/trjson"
+)
+
+// A small deterministic universe for the endpoint's own tests; the
+// emulator package tests run against internal/market.
+
+var fakeDict = map[string]int64{
+	"PROD_PERM": 1, "DSPLY_NAME": 3, "TRDPRC_1": 6, "BID": 22, "ASK": 25, "BIDSIZE": 30, "ASKSIZE": 31,
+	"ACVOL_1": 32, "QUOTIM": 1025, "ORDER_PRC": 3427, "ORDER_SIDE": 3428, "ACC_SIZE": 4356, "NO_ORD": 3430,
+	"CURRENCY": 15,
+}
+
+type fakeDictionary struct{}
+
+func (fakeDictionary) FID(n string) (int64, bool) { f, ok := fakeDict[n]; return f, ok }
+func (fakeDictionary) Name(fid int64) (string, bool) {
+	for n, f := range fakeDict {
+		if f == fid {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+type fakeUniverse struct {
+	mu    sync.Mutex
+	insts map[string]*fakeInst
+}
+
+func newFakeUniverse() *fakeUniverse {
+	u := &fakeUniverse{insts: map[string]*fakeInst{}}
+	for i, n := range []string{"TRI.N", "IBM.N", "T.N", "/TRI.N", "BOOK.BIG", "VOD.L"} {
+		u.insts[n] = &fakeInst{name: n, bid: 100 + float64(i), seq: int64(1000 * (i + 1)), bookSize: 2000}
+	}
+	for i := range 40 {
+		n := fmt.Sprintf("LOAD%d.N", i)
+		u.insts[n] = &fakeInst{name: n, bid: 10 + float64(i), seq: 1}
+	}
+	return u
+}
+
+func (u *fakeUniverse) Lookup(name string) (Instrument, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	in, ok := u.insts[name]
+	return in, ok
+}
+
+func (u *fakeUniverse) Chain(name string) ([]string, bool) {
+	if name != "0#.DJI" {
+		return nil, false
+	}
+	var out []string
+	for i := range 30 {
+		out = append(out, fmt.Sprintf("DJI%02d.N", i))
+	}
+	return out, true
+}
+
+type fakeInst struct {
+	name     string
+	bid      float64
+	vol      int64
+	seq      int64
+	n        int64
+	bookSize int
+}
+
+func (f *fakeInst) Image(dst []trjson.Field) ([]trjson.Field, int64) {
+	return append(dst[:0],
+		trjson.Int("PROD_PERM", 62),
+		trjson.String("DSPLY_NAME", strings.TrimPrefix(f.name, "/")),
+		trjson.Float("TRDPRC_1", f.bid+0.01),
+		trjson.Float("BID", f.bid),
+		trjson.Float("ASK", f.bid+0.02),
+		trjson.Int("BIDSIZE", 100),
+		trjson.Int("ASKSIZE", 200),
+		trjson.Int("ACVOL_1", f.vol),
+		trjson.Null("QUOTIM"),
+	), f.seq
+}
+
+func (f *fakeInst) Tick(dst []trjson.Field) (trjson.UpdateType, []trjson.Field, int64) {
+	f.n++
+	f.seq++
+	if f.n%3 == 0 {
+		f.vol += 100
+		return trjson.UpdateTrade, append(dst[:0], trjson.Float("TRDPRC_1", f.bid+0.01), trjson.Int("ACVOL_1", f.vol)), f.seq
+	}
+	f.bid += 0.01
+	return trjson.UpdateQuote, append(dst[:0], trjson.Float("BID", f.bid), trjson.Float("ASK", f.bid+0.02), trjson.String("QUOTIM", "12:00:00")), f.seq
+}
+
+func (f *fakeInst) ApplyPost(fields []trjson.Field) ([]trjson.Field, int64, error) {
+	for _, x := range fields {
+		if x.Name == "BID" {
+			v, ok := x.AsFloat()
+			if !ok {
+				return nil, 0, errors.New("BID must be a number")
+			}
+			f.bid = v
+		}
+	}
+	f.seq++
+	return fields, f.seq, nil
+}
+
+func (f *fakeInst) PermData() string { return "AwEBEBU8" }
+
+func (f *fakeInst) book(n int) *trjson.Map {
+	m := &trjson.Map{KeyType: "Buffer", HasSummary: true, Summary: []trjson.Field{trjson.String("CURRENCY", "USD")}}
+	for i := range n {
+		m.Entries = append(m.Entries, trjson.MapEntry{Action: trjson.MapAdd, Key: fmt.Sprintf("%.6fB", f.bid-float64(i)*0.01),
+			Fields: []trjson.Field{trjson.Float("ORDER_PRC", f.bid-float64(i)*0.01), trjson.String("ORDER_SIDE", "BID"), trjson.Int("NO_ORD", 3), trjson.Int("ACC_SIZE", 500)}})
+	}
+	return m
+}
+
+func (f *fakeInst) BookImage(d trjson.Domain) (*trjson.Map, int64, bool) {
+	if f.bookSize == 0 {
+		return nil, 0, false
+	}
+	return f.book(f.bookSize), f.seq, true
+}
+
+func (f *fakeInst) BookTick(d trjson.Domain) (*trjson.Map, int64, bool) {
+	if f.bookSize == 0 {
+		return nil, 0, false
+	}
+	f.seq++
+	m := f.book(1)
+	m.HasSummary = false
+	m.Entries[0].Action = trjson.MapUpdate
+	return m, f.seq, true
+}
