@@ -19,8 +19,10 @@ import (
 	"github.com/ertkit/ertkit/trjson"
 )
 
-// e2eDuration is how long TestRecordPlayRecord records: 10 s by default
-// to keep CI short, ERT_RECORD_E2E_SECONDS=60 for the full run.
+// e2eDuration is how long TestRecordPlayRecord records: 5 s by default
+// to keep CI short (record/replay's TestRecordReplayRecord is the
+// acceptance test through a server), ERT_RECORD_E2E_SECONDS=60 for a
+// full minute.
 func e2eDuration(t *testing.T) time.Duration {
 	if s := os.Getenv("ERT_RECORD_E2E_SECONDS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -29,7 +31,7 @@ func e2eDuration(t *testing.T) time.Duration {
 		}
 		return time.Duration(n) * time.Second
 	}
-	return 10 * time.Second
+	return 5 * time.Second
 }
 
 func itemNames(n int) []string {
