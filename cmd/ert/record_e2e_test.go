@@ -1,15 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/ertkit/ertkit/consumer"
 	"github.com/ertkit/ertkit/emulator"
+	"github.com/ertkit/ertkit/trjson"
 )
 
 // TestRecordExportReplay records two emulator items with `ert record`,
@@ -85,5 +92,51 @@ func expectRun(t *testing.T, r result, code int, want ...string) {
 		if !strings.Contains(r.stderr, w) {
 			t.Fatalf("stderr lacks %q: %s", w, r.stderr)
 		}
+	}
+}
+
+// TestReplayServes serves a recording with `ert replay --listen` and
+// takes an image of a recorded item with the SDK (Login by name).
+func TestReplayServes(t *testing.T) {
+	emu := startEmu(t, emulator.Config{Rate: 20, RateSet: true})
+	rec := filepath.Join(t.TempDir(), "rec.ert.zst")
+	expectRun(t, ert(t, v2Env(emu.Info()), "record", "-f", rec, "--duration", "1s", "SYN1.X"), 0, "recorded")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ertBin, "replay", "--listen", "127.0.0.1:0", "--fast", rec)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("no ready line: %v; stderr: %s", err, stderr.String())
+	}
+	var ready struct{ WS string }
+	if err := json.Unmarshal(line, &ready); err != nil || !strings.HasPrefix(ready.WS, "ws://127.0.0.1:") {
+		t.Fatalf("ready line %s: %v", line, err)
+	}
+	c, err := consumer.Dial(ctx, consumer.Config{Endpoints: []string{ready.WS}, UserName: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	imgs, err := c.Snapshot(ctx, []string{"SYN1.X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 || imgs[0].State.Data != trjson.DataOk || len(imgs[0].Fields) == 0 {
+		t.Fatalf("image %+v", imgs)
 	}
 }

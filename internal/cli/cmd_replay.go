@@ -3,20 +3,27 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/ertkit/ertkit/record"
+	"github.com/ertkit/ertkit/record/replay"
+	"github.com/ertkit/ertkit/server"
 )
 
 type replayCmd struct {
-	Files  []string      `arg:"" name:"FILE" help:"Recording files (the files of one rotated recording, in any order)." type:"existingfile"`
-	Speed  float64       `name:"speed" default:"1" help:"Play N times faster than recorded (0.5: half speed)."`
-	Fast   bool          `name:"fast" help:"As fast as possible, ignoring the recorded pace."`
-	From   time.Duration `name:"from" help:"Start this far into the recording, e.g. 90s."`
-	Loop   bool          `name:"loop" help:"Start over at the end, until interrupted."`
-	Output string        `name:"output" short:"o" enum:"jsonl,messages" default:"jsonl" help:"jsonl: records as stored ({\"t\",\"r\",\"m\"}); messages: the messages alone, as received."`
+	Files          []string      `arg:"" name:"FILE" help:"Recording files (the files of one rotated recording, in any order)." type:"existingfile"`
+	Speed          float64       `name:"speed" default:"1" help:"Play N times faster than recorded (0.5: half speed)."`
+	Fast           bool          `name:"fast" help:"As fast as possible, ignoring the recorded pace."`
+	From           time.Duration `name:"from" help:"Start this far into the recording, e.g. 90s."`
+	Loop           bool          `name:"loop" help:"Start over at the end, until interrupted."`
+	Output         string        `name:"output" short:"o" enum:"jsonl,messages" default:"jsonl" help:"jsonl: records as stored ({\"t\",\"r\",\"m\"}); messages: the messages alone, as received."`
+	Listen         string        `name:"listen" help:"Serve the recording instead: a ws:// tr_json2 endpoint on ADDR (e.g. 127.0.0.1:15000), Login by any user name; playing starts when the first item is opened."`
+	InsecureListen bool          `name:"insecure-listen" help:"Allow --listen on a non-loopback address (any user name may open any recorded item)."`
 }
 
 func (c *replayCmd) run(ctx context.Context, env *Env) error {
@@ -34,6 +41,9 @@ func (c *replayCmd) run(ctx context.Context, env *Env) error {
 	p, err := record.NewPlayer(rs, record.PlayOptions{From: c.From, Speed: c.Speed, Fast: c.Fast, Loop: c.Loop})
 	if err != nil {
 		return usageError("%v", err)
+	}
+	if c.Listen != "" {
+		return c.serve(ctx, env, rs, p)
 	}
 	bw := bufio.NewWriterSize(env.Stdout, 1<<16)
 	defer bw.Flush()
@@ -78,5 +88,70 @@ func (c *replayCmd) run(ctx context.Context, env *Env) error {
 			bar.set(played%(total+1), total)
 		}
 	}
+	return nil
+}
+
+// serve publishes the recording on a tr_json2 endpoint until interrupted.
+func (c *replayCmd) serve(ctx context.Context, env *Env, rs []*record.Reader, p *record.Player) error {
+	if !c.InsecureListen {
+		if err := checkLoopback(c.Listen); err != nil {
+			return usageError("%v (pass --insecure-listen to allow it)", err)
+		}
+	}
+	var items []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		for _, n := range r.Header().Items {
+			if !seen[n] {
+				seen[n] = true
+				items = append(items, n)
+			}
+		}
+	}
+	src := replay.NewSource(p, replay.Options{Items: items, Logger: env.Log})
+	hub, err := server.NewHub(server.Config{Source: src, ADSMode: true, Logger: env.Log})
+	if err != nil {
+		return fail(ExitFailure, err, "starting the replay endpoint")
+	}
+	defer hub.Close()
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return usageError("--listen: %v", err)
+	}
+	srv := server.NewServer(hub, "replay", ln, nil)
+	defer srv.Close()
+	ready, _ := json.Marshal(map[string]any{"ws": "ws://" + ln.Addr().String() + server.Path, "items": len(items)})
+	fmt.Fprintf(env.Stdout, "%s\n", ready)
+
+	bar := newProgressBar(env, "replay")
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				played, total := p.Progress()
+				bar.set(played%(total+1), total)
+			}
+		}
+	}()
+	err = src.Run(ctx)
+	stop()
+	bar.done()
+	var de *record.DamageError
+	switch {
+	case errors.As(err, &de):
+		env.Log.Error("the recording is damaged; everything before the damage was played", "offset", de.Offset, "err", err)
+	case err != nil:
+		return err
+	default:
+		played, _ := p.Progress()
+		fmt.Fprintf(env.Stderr, "ert: replay finished (%d records); items keep their last image until interrupted\n", played)
+	}
+	<-ctx.Done()
 	return nil
 }
