@@ -2,7 +2,6 @@ package record
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -480,6 +479,3 @@ func (w *Writer) fail(err error) {
 	w.err = err
 	w.statsMu.Unlock()
 }
-
-// ErrClosed is returned by operations on a closed Reader or Player.
-var ErrClosed = errors.New("record: closed")
