@@ -64,8 +64,9 @@ type Reconnect struct {
 	// means unlimited (the client keeps trying until Close).
 	MaxAttempts int
 	// MaxCertFailures is the number of reconnect attempts in a row failing
-	// certificate verification (ErrCertificate; TLS.CAFile is re-read
-	// before each) after which the connection gives up (EventError
+	// certificate verification (ErrCertificate: the streaming endpoint's,
+	// or the token endpoint's when a fresh token is needed; TLS.CAFile is
+	// re-read before each) after which the connection gives up (EventError
 	// wrapping ErrGaveUp) instead of retrying silently for ever. Default
 	// 5; negative means never.
 	MaxCertFailures int

@@ -21,14 +21,16 @@ func TestE2EDirectoryTyped(t *testing.T) {
 	if len(img.Map) == 0 {
 		t.Error("raw Map not kept")
 	}
-	if len(img.Services) != 1 {
+	// ELEKTRON_DD, and ATS201_1 for the Yield Curve items (§34).
+	if len(img.Services) != 2 || img.Services[1].Name != "ATS201_1" || img.Services[1].ID != 258 ||
+		!reflect.DeepEqual(img.Services[1].Capabilities, []trjson.Domain{trjson.DomainYieldCurve}) {
 		t.Fatalf("services %+v", img.Services)
 	}
 	s := img.Services[0]
 	if s.Name != "ELEKTRON_DD" || s.ID != 257 || !s.HasState || !s.Up || !s.AcceptingRequests || !s.IsSource {
 		t.Errorf("service %+v", s)
 	}
-	want := []trjson.Domain{trjson.DomainMarketPrice, trjson.DomainMarketByOrder, trjson.DomainMarketByPrice, trjson.DomainSymbolList}
+	want := []trjson.Domain{trjson.DomainMarketPrice, trjson.DomainMarketByOrder, trjson.DomainMarketByPrice, trjson.DomainMarketMaker, trjson.DomainSymbolList}
 	if !reflect.DeepEqual(s.Capabilities, want) {
 		t.Errorf("capabilities %v, want %v", s.Capabilities, want)
 	}

@@ -1,5 +1,5 @@
 // Package dictionary is the field dictionary of the Market Price, Market By
-// Price, Market By Order, Market Maker and Symbol List domains: for each field
+// Price, Market By Order, Market Maker, Yield Curve and Symbol List domains: for each field
 // name used in a tr_json2 "Fields" object, its field ID (FID), OMM type, the
 // field it ripples to and a short meaning.
 //

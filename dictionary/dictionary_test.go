@@ -30,6 +30,10 @@ func TestKnownFIDs(t *testing.T) {
 		{"BOOK_STATE", 6516, Enum}, {"PR_TIM_MS", 6520, UInt}, {"PR_DATE", 6522, Date},
 		{"LV_TIM_MS", 6527, UInt}, {"LV_TIM_MSP", 6528, UInt}, {"LV_DATE", 6529, Date},
 		{"ACTIV_DATE", 17, Date}, {"LINK_1", 240, AsciiString},
+		{"PRIMARY_MM", 5007, Enum}, {"MM_MODE", 5008, Enum}, {"MM_STATE", 5009, Enum},
+		{"CRV_ID", 30100, Int}, {"CRV_NAME", 30101, RmtesString}, {"SPOT_LAG", 30115, Int},
+		{"TENORS", 30126, Array}, {"CASH_BASIS", 30140, AsciiString}, {"CASH_RATES", 30141, Vector},
+		{"CASH_RATE", 30144, Real}, {"YLD_CURVE", 30200, Vector}, {"YCT_DISFAC", 30203, Real},
 	}
 	for _, w := range want {
 		def, ok := d.ByName(w.name)
@@ -166,7 +170,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestTypeNames(t *testing.T) {
-	for typ := Int; typ <= Array; typ++ {
+	for typ := Int; typ <= Vector; typ++ {
 		got, ok := ParseType(typ.String())
 		if !ok || got != typ {
 			t.Errorf("ParseType(%q) = %v, %v", typ.String(), got, ok)

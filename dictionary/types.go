@@ -27,10 +27,13 @@ const (
 	RmtesString
 	Buffer
 	Array
+	// Vector is a container field (an OMM Vector: a Yield Curve's rows);
+	// its JSON value is an object with Summary and Entries (§18).
+	Vector
 )
 
 var typeNames = [...]string{"Unknown", "Int", "UInt", "Real", "Float", "Double", "Date", "Time",
-	"DateTime", "Enum", "AsciiString", "Utf8String", "RmtesString", "Buffer", "Array"}
+	"DateTime", "Enum", "AsciiString", "Utf8String", "RmtesString", "Buffer", "Array", "Vector"}
 
 // String returns the type name as the WebSocket API spells it ("RmtesString").
 func (t Type) String() string {
@@ -104,7 +107,8 @@ func (d *Dictionary) Check(f *trjson.Field) error {
 // field's type (§10): null (blank) always; numbers for numeric types
 // ("Inf", "-Inf", "NaN" strings too for Real/Float/Double); ISO 8601
 // strings for Date and Time; a string or a non-negative integer for Enum;
-// strings for the string types and Buffer (base64); an object for Array.
+// strings for the string types and Buffer (base64); an object for Array
+// and Vector.
 func (def *Def) Accepts(f *trjson.Field) bool {
 	if f.Kind == trjson.KindNull {
 		return true
@@ -135,7 +139,7 @@ func (def *Def) Accepts(f *trjson.Field) bool {
 		return f.Kind == trjson.KindString || (f.Kind == trjson.KindInt && f.Int >= 0)
 	case AsciiString, Utf8String, RmtesString, Buffer:
 		return f.Kind == trjson.KindString
-	case Array:
+	case Array, Vector:
 		return f.Kind == trjson.KindRaw
 	}
 	return false

@@ -24,6 +24,21 @@ func (a universe) Lookup(name string) (server.Instrument, bool) {
 
 func (a universe) Chain(name string) ([]string, bool) { return a.u.Chain(name) }
 
+// Curve serves the Yield Curve items (server.CurveUniverse).
+func (a universe) Curve(name string) (server.Instrument, bool) {
+	c, ok := a.u.Curve(name)
+	if !ok {
+		return nil, false
+	}
+	return curve{c}, true
+}
+
+// curve is a Yield Curve item: a FieldList, no Map domains.
+type curve struct{ *market.Curve }
+
+func (curve) BookImage(trjson.Domain) (*trjson.Map, int64, bool) { return nil, 0, false }
+func (curve) BookTick(trjson.Domain) (*trjson.Map, int64, bool)  { return nil, 0, false }
+
 // instrument is comparable (one pointer): the hub keys items by it.
 type instrument struct{ *market.Instrument }
 

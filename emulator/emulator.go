@@ -123,6 +123,11 @@ type Config struct {
 	// CloseV2SessionsAtExpiry closes a session whose v2 token expires.
 	// Default false: RTO does not require v2 sessions to reissue.
 	CloseV2SessionsAtExpiry bool
+	// CloseADSSessionsAtExpiry closes a session logged in with an ADS
+	// /getToken cookie when that token expires without a Login reissue.
+	// Default false: an ADS authentication token is not an RTO OAuth
+	// token, and an ADS keeps the session open.
+	CloseADSSessionsAtExpiry bool
 	// DisablePost makes every Post answer Nak AccessDenied.
 	DisablePost bool
 	// CatchUnknownKeys answers a message carrying a key the protocol does

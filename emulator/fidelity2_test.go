@@ -74,8 +74,9 @@ func TestBooleanPrimitives(t *testing.T) {
 	}
 }
 
-// specRIC is an item the spec's examples request, in its domain.
-type specRIC struct{ name, domain string }
+// specRIC is an item the spec's examples request, in its domain, with the
+// service its request sample names ("" for none).
+type specRIC struct{ name, domain, service string }
 
 // ricPattern is what an instrument code looks like in the spec.
 var ricPattern = regexp.MustCompile(`^[A-Za-z0-9.#=/]+$`)
@@ -83,7 +84,8 @@ var ricPattern = regexp.MustCompile(`^[A-Za-z0-9.#=/]+$`)
 // specRICs extracts the items of the spec's examples from the samples
 // checked in under trjson/testdata (cut from the spec text): every
 // Key.Name of a non-Login message (batch arrays included), and the
-// constituents (base64 Buffer keys) of Symbol List maps.
+// constituents (base64 Buffer keys) of Symbol List maps; the service is
+// the Key.Service of a request sample (a message without Type).
 func specRICs(t *testing.T) []specRIC {
 	t.Helper()
 	files, _ := filepath.Glob("../trjson/testdata/spec/*.json")
@@ -91,14 +93,18 @@ func specRICs(t *testing.T) []specRIC {
 	if len(files) < 50 {
 		t.Fatalf("spec samples missing (%d)", len(files))
 	}
-	seen := map[specRIC]bool{}
+	seen := map[[2]string]int{} // name, domain → index in out
 	var out []specRIC
-	add := func(name, domain string) {
-		r := specRIC{name, domain}
-		if !seen[r] {
-			seen[r] = true
-			out = append(out, r)
+	add := func(name, domain, service string) {
+		k := [2]string{name, domain}
+		if i, ok := seen[k]; ok {
+			if out[i].service == "" {
+				out[i].service = service
+			}
+			return
 		}
+		seen[k] = len(out)
+		out = append(out, specRIC{name, domain, service})
 	}
 	var walk func(v any, symbolList bool)
 	walk = func(v any, symbolList bool) {
@@ -113,18 +119,22 @@ func specRICs(t *testing.T) []specRIC {
 				domain = "MarketPrice"
 			}
 			if k, ok := v["Key"].(map[string]any); ok && domain != "Login" {
+				service := ""
+				if _, isMsg := v["Type"]; !isMsg {
+					service, _ = k["Service"].(string)
+				}
 				switch n := k["Name"].(type) {
 				case string:
-					add(n, domain)
+					add(n, domain, service)
 				case []any:
 					for _, e := range n {
-						add(fmt.Sprint(e), domain)
+						add(fmt.Sprint(e), domain, service)
 					}
 				}
 			}
 			if s, ok := v["Key"].(string); ok && v["Action"] != nil && symbolList {
 				if b, err := base64.StdEncoding.DecodeString(s); err == nil && ricPattern.Match(b) {
-					add(string(b), "MarketPrice")
+					add(string(b), "MarketPrice", "")
 				}
 			}
 			for _, e := range v {
@@ -186,15 +196,6 @@ func specTextRICs(t *testing.T) ([]string, bool) {
 	return nil, false
 }
 
-// notServed are the spec's examples in domains the streaming endpoints do
-// not serve yet (a change in emulator/internal/stream): they must still
-// be refused with a clear Status, and the items exist where a domain is
-// served.
-var notServed = map[specRIC]bool{
-	{"MSFT.O", "MarketMaker"}: true, // §33
-	{"BASIC", "YieldCurve"}:   true, // §34
-}
-
 // TestSpecInstruments requests every item of the spec's examples in the
 // spec's domain and checks the answer is realistic.
 func TestSpecInstruments(t *testing.T) {
@@ -223,15 +224,13 @@ func TestSpecInstruments(t *testing.T) {
 	c.login(v2Token(t, emu, hc))
 	for i, r := range rics {
 		id := 10 + i
-		c.send(fmt.Sprintf(`{"ID":%d,"Domain":%q,"Key":{"Name":%q},"Streaming":false}`, id, r.domain, r.name))
-		m := c.until(isID(id))
-		if notServed[r] {
-			if m["Type"] != "Status" || get(m, "State", "Stream") != "Closed" || !strings.Contains(fmt.Sprint(get(m, "State", "Text")), "not supported") {
-				t.Errorf("%s %s: %v (if the domain is served now, drop it from notServed)", r.domain, r.name, m)
-			}
-			continue
+		svc := ""
+		if r.service != "" {
+			svc = fmt.Sprintf(`,"Service":%q`, r.service)
 		}
-		if m["Type"] != "Refresh" || get(m, "Key", "Name") != r.name {
+		c.send(fmt.Sprintf(`{"ID":%d,"Domain":%q,"Key":{"Name":%q%s},"Streaming":false}`, id, r.domain, r.name, svc))
+		m := c.until(isID(id))
+		if m["Type"] != "Refresh" || get(m, "Key", "Name") != r.name || r.service != "" && get(m, "Key", "Service") != r.service {
 			t.Errorf("%s %s: %.300v", r.domain, r.name, m)
 			continue
 		}
@@ -248,6 +247,10 @@ func TestSpecInstruments(t *testing.T) {
 			if e, _ := get(m, "Map", "Entries").([]any); len(e) < 2 {
 				t.Errorf("%s %s: book %.300v", r.domain, r.name, m["Map"])
 			}
+		case "MarketMaker":
+			checkMarketMaker(t, m)
+		case "YieldCurve":
+			checkYieldCurve(t, m)
 		case "SymbolList":
 			var members []string
 			entries, _ := get(m, "Map", "Entries").([]any)
@@ -263,11 +266,94 @@ func TestSpecInstruments(t *testing.T) {
 			}
 		}
 	}
-	// The items of the unserved domains exist as Market Price where the
-	// spec's data says they are instruments.
+	served := map[string]bool{}
+	for _, r := range rics {
+		served[r.domain+" "+r.name+" "+r.service] = true
+	}
+	for _, want := range []string{"MarketMaker MSFT.O ", "YieldCurve BASIC ATS201_1"} {
+		if !served[want] {
+			t.Errorf("extraction missed %q", want)
+		}
+	}
+	// MSFT.O, the Market Maker example, is a Market Price instrument too.
 	c.send(`{"ID":5,"Key":{"Name":"MSFT.O"},"Streaming":false}`)
 	if m := c.until(isID(5)); m["Type"] != "Refresh" {
 		t.Errorf("MSFT.O Market Price: %v", m)
+	}
+	// Both stream updates as §33.2.3 and §34.2.3 show them.
+	c.send(`{"ID":6,"Domain":"MarketMaker","Key":{"Name":"MSFT.O"}}`)
+	c.send(`{"ID":7,"Domain":"YieldCurve","Key":{"Service":"ATS201_1","Name":"BASIC"}}`)
+	isUpdate := func(id int) func(map[string]any) bool {
+		return func(m map[string]any) bool { return m["Type"] == "Update" && m["ID"] == float64(id) }
+	}
+	u := c.until(isUpdate(6))
+	e, _ := get(u, "Map", "Entries").([]any)
+	if len(e) == 0 || e[0].(map[string]any)["Action"] != "Update" || get(e[0].(map[string]any), "Fields", "MMID") == nil {
+		t.Errorf("Market Maker update %v", u)
+	}
+	u = c.until(isUpdate(7))
+	if get(u, "Key", "Service") != "ATS201_1" || get(u, "Fields", "CASH_RATES", "Entries") == nil || get(u, "Fields", "YLD_CURVE", "Entries") == nil {
+		t.Errorf("Yield Curve update %v", u)
+	}
+}
+
+// checkMarketMaker: the §33.2.2 shape with realistic content: entries
+// keyed by MMID (Buffer) with two-sided quotes and the sample's fields,
+// the sample's CTDL among them, the instrument's name in the Summary.
+func checkMarketMaker(t *testing.T, m map[string]any) {
+	t.Helper()
+	if get(m, "Map", "KeyType") != "Buffer" || get(m, "Map", "Summary", "Fields", "DSPLY_NAME") != "MICROSOFT CP" {
+		t.Errorf("Market Maker map %.300v", m["Map"])
+	}
+	entries, _ := get(m, "Map", "Entries").([]any)
+	ids := map[string]bool{}
+	for _, e := range entries {
+		em := e.(map[string]any)
+		k, _ := em["Key"].(string)
+		id, _ := base64.StdEncoding.DecodeString(k)
+		f, _ := em["Fields"].(map[string]any)
+		bid, _ := f["BID"].(float64)
+		ask, _ := f["ASK"].(float64)
+		if f["MMID"] != string(id) || bid <= 0 || ask <= bid || f["MKT_MKR_NM"] == nil || f["PRIMARY_MM"] == nil ||
+			f["MM_MODE"] != "N " || f["MM_STATE"] != "A " || f["BID_TIM_MS"] == nil || f["PR_DATE"] == nil {
+			t.Errorf("Market Maker entry %v", em)
+		}
+		ids[string(id)] = true
+	}
+	if len(entries) < 10 || !ids["CTDL"] || !ids["NSDQ"] {
+		t.Errorf("market makers %v", ids)
+	}
+}
+
+// checkYieldCurve: the §34.2.2 shape: the curve's definition fields, and
+// CASH_RATES and YLD_CURVE as Vectors with a TENORS summary and one Set
+// entry per tenor, outputs consistent (discount factors in (0, 1)).
+func checkYieldCurve(t *testing.T, m map[string]any) {
+	t.Helper()
+	f, _ := m["Fields"].(map[string]any)
+	if f["CRV_NAME"] != "BASIC" || f["CRV_TYPE"] != "Swap" || f["CASH_BASIS"] != "ACT/360" || f["CRV_ALGTHM"] == nil {
+		t.Errorf("Yield Curve fields %.400v", f)
+	}
+	for _, v := range []string{"CASH_RATES", "YLD_CURVE"} {
+		tenors, _ := get(f, v, "Summary", "Fields", "TENORS", "Data").([]any)
+		entries, _ := get(f, v, "Entries").([]any)
+		if len(tenors) != 2 || tenors[0] != "1M" || len(entries) != len(tenors) {
+			t.Errorf("%s: %.400v", v, f[v])
+			continue
+		}
+		for i, e := range entries {
+			em := e.(map[string]any)
+			ef, _ := em["Fields"].(map[string]any)
+			if em["Index"] != float64(i) || em["Action"] != "Set" {
+				t.Errorf("%s entry %v", v, em)
+			}
+			if v == "CASH_RATES" && (ef["CASH_SRC"] != "JPY=" || ef["CASH_RATE"] == nil) {
+				t.Errorf("cash entry %v", em)
+			}
+			if df, _ := ef["YCT_DISFAC"].(float64); v == "YLD_CURVE" && (df <= 0 || df >= 1 || ef["YCT_ZRATE"] == nil) {
+				t.Errorf("curve entry %v", em)
+			}
+		}
 	}
 }
 
@@ -436,5 +522,43 @@ func TestInterleavedClientWrites(t *testing.T) {
 			t.Fatalf("got %v", m)
 		}
 		got[m["ID"].(float64)] = true
+	}
+}
+
+// TestADSCookieSessionOutlivesToken: a session logged in with the
+// /getToken cookie is not closed when that token expires (an ADS token is
+// not an RTO OAuth token; LSEG's ADS example never reissues its Login).
+func TestADSCookieSessionOutlivesToken(t *testing.T) {
+	emu, hc := start(t, emulator.Config{TokenLifetime: time.Second, Rate: 20, RateSet: true})
+	in := emu.Info()
+	resp, _ := getToken(t, hc, in.GetTokenURL, in.User, in.Password)
+	var tok string
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "AuthToken" {
+			tok = ck.Value
+		}
+	}
+	if !regexp.MustCompile(`^[[:alnum:]]+$`).MatchString(tok) {
+		t.Fatalf("cookie token %q is not alphanumeric", tok)
+	}
+	c, err := dialCookies(t, hc, in.Endpoints[0].URL, "AuthToken="+tok+";AuthPosition=127.0.0.1;applicationId=256;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.next(); m["Type"] != "Refresh" || m["Domain"] != "Login" {
+		t.Fatalf("login %v", m)
+	}
+	c.send(`{"ID":2,"Key":{"Name":"TRI.N"}}`)
+	// Updates keep coming well past the token's expiry (1 s) with no Login
+	// Status; bounded by count and by the item's rate (20/s).
+	past := time.Now().Add(2 * time.Second)
+	for n := 0; time.Now().Before(past); n++ {
+		if n > 1000 {
+			t.Fatal("too many messages")
+		}
+		m := c.next()
+		if m["Domain"] == "Login" || m["Type"] == "Status" {
+			t.Fatalf("session ended at token expiry: %v", m)
+		}
 	}
 }

@@ -186,7 +186,8 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		QueueBytes: cfg.QueueBytes, WriteTimeout: cfg.WriteTimeout, LoginTimeout: cfg.LoginTimeout,
 		MaxConnections: cfg.MaxConnections, IdleTimeout: cfg.APIIdleTimeout,
 		KeepV1SessionsAfterExpiry: cfg.KeepV1SessionsAfterExpiry, CloseV2SessionsAtExpiry: cfg.CloseV2SessionsAtExpiry,
-		DisablePost: cfg.DisablePost, Seed: cfg.Seed, Logger: cfg.Logger.With("component", "stream"),
+		CloseADSSessionsAtExpiry: cfg.CloseADSSessionsAtExpiry,
+		DisablePost:              cfg.DisablePost, Seed: cfg.Seed, Logger: cfg.Logger.With("component", "stream"),
 		CatchUnknownKeys: cfg.CatchUnknownKeys, AllowUnknownFIDs: cfg.AllowUnknownFIDs,
 		DisableBatch: cfg.DisableBatch, DisableView: cfg.DisableView, SymbolListChangeEvery: cfg.SymbolListChangeEvery,
 	})

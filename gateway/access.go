@@ -87,6 +87,9 @@ func ParseAccess(b []byte) (*Access, error) {
 	if err := dec.Decode(&a); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAccess, err)
 	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrAccess)
+	}
 	if err := a.check(); err != nil {
 		return nil, err
 	}

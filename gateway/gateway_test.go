@@ -509,6 +509,7 @@ func TestAccessFileErrors(t *testing.T) {
 		`{"users":[{"nam":"a"}]}`,
 		`{"users":[{"allow":["*"]}]}`,
 		`not json`,
+		`{"users":[]} {"users":[{"name":"extra","allow":["*"]}]}`,
 	} {
 		if _, err := gateway.ParseAccess([]byte(c)); !errors.Is(err, gateway.ErrAccess) {
 			t.Errorf("%s: %v", c, err)
@@ -599,5 +600,120 @@ func TestUpstreamHotStandby(t *testing.T) {
 	check(100) // two seconds at 50/s: across the loss and the return
 	if subs := emu.State().Items; len(subs) == 0 {
 		t.Fatal("no upstream items")
+	}
+}
+
+// applyBook applies a Map payload (Refresh part or Update) to a book of
+// entries by key.
+func applyBook(book map[string]map[string]any, m map[string]any) {
+	mp, _ := m["Map"].(map[string]any)
+	entries, _ := mp["Entries"].([]any)
+	for _, e := range entries {
+		en := e.(map[string]any)
+		k := fmt.Sprint(en["Key"])
+		fields, _ := en["Fields"].(map[string]any)
+		switch en["Action"] {
+		case "Delete":
+			delete(book, k)
+		case "Update":
+			if book[k] == nil {
+				book[k] = map[string]any{}
+			}
+			for f, v := range fields {
+				book[k][f] = v
+			}
+		default:
+			book[k] = map[string]any{}
+			for f, v := range fields {
+				book[k][f] = v
+			}
+		}
+	}
+}
+
+// Order books go through the gateway: one upstream stream, and a later
+// client's cached image equals what an earlier client built from the
+// same SeqNumber.
+func TestOrderBookThroughGateway(t *testing.T) {
+	r := newRig(t, emulator.Config{}, gateway.Config{})
+	a := dialRaw(t, r.addr)
+	a.loginByName("a")
+	a.send(`{"ID":2,"Domain":"MarketByPrice","Key":{"Name":"TRI.N"}}`)
+	book := map[string]map[string]any{}
+	states := map[float64]string{} // SeqNumber → canonical book
+	record := func(m map[string]any) {
+		applyBook(book, m)
+		b, _ := json.Marshal(book)
+		states[m["SeqNumber"].(float64)] = string(b)
+	}
+	complete := false
+	for !complete {
+		m := a.until("book refresh", is("Refresh", 2))
+		applyBook(book, m)
+		complete = m["Complete"] != false
+		if complete {
+			record(map[string]any{"SeqNumber": m["SeqNumber"]})
+		}
+	}
+	if len(book) == 0 {
+		t.Fatal("empty book")
+	}
+	for range 5 {
+		record(a.until("book update", is("Update", 2)))
+	}
+	b := dialRaw(t, r.addr)
+	b.loginByName("b")
+	b.send(`{"ID":7,"Domain":"MarketByPrice","Key":{"Name":"TRI.N"}}`)
+	bbook := map[string]map[string]any{}
+	var seq float64
+	for complete = false; !complete; {
+		m := b.until("cached book", is("Refresh", 7))
+		applyBook(bbook, m)
+		complete, seq = m["Complete"] != false, m["SeqNumber"].(float64)
+	}
+	// a may be behind b: read a's updates up to b's SeqNumber.
+	for states[seq] == "" {
+		m := a.until("book update", is("Update", 2))
+		if m["SeqNumber"].(float64) > seq {
+			t.Fatalf("a jumped past %v to %v", seq, m["SeqNumber"])
+		}
+		record(m)
+	}
+	got, _ := json.Marshal(bbook)
+	if string(got) != states[seq] {
+		t.Fatalf("cached book at %v differs from the book built from updates:\n%s\n%s", seq, got, states[seq])
+	}
+	for _, it := range r.emu.State().Items {
+		if strings.Contains(it.Name, "TRI.N") && it.Subscribers > 1 {
+			t.Fatalf("%s has %d upstream streams", it.Name, it.Subscribers)
+		}
+	}
+}
+
+// A request while the upstream connection is down gets Open/Suspect at
+// once, then its Refresh when the upstream is back.
+func TestRequestWhileUpstreamDown(t *testing.T) {
+	r := newRig(t, emulator.Config{}, gateway.Config{})
+	c := dialRaw(t, r.addr)
+	c.loginByName("u")
+	if _, err := r.emu.KillEndpoint(0, 700*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "upstream down", func() bool {
+		for _, cs := range r.gw.Upstream().Stats().Conns {
+			if cs.State == consumer.ConnLoggedIn {
+				return false
+			}
+		}
+		return true
+	})
+	c.send(`{"ID":2,"Key":{"Name":"IBM.N"}}`)
+	m := c.until("status", func(m map[string]any) bool { return m["ID"] == 2.0 })
+	if m["Type"] != "Status" || state(m, "Stream") != "Open" || state(m, "Data") != "Suspect" {
+		t.Fatalf("while upstream down: %v", m)
+	}
+	m = c.until("refresh", is("Refresh", 2))
+	if state(m, "Data") != "Ok" || m["Solicited"] == false {
+		t.Fatalf("after recovery: %v", m)
 	}
 }

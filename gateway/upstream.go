@@ -70,7 +70,23 @@ func (u *upstream) Open(it *server.Item) error {
 		return fmt.Errorf("gateway: upstream request: %w", err)
 	}
 	ui.sub = sub
+	// With no upstream connection logged in, the request waits for the
+	// reconnect: say so downstream at once, as an ADS does, rather than
+	// leaving the client without an answer. The Refresh follows.
+	if !loggedIn(c) && ui.it.Streams() > 0 {
+		ui.it.Status(trjson.State{Stream: trjson.StreamOpen, Data: trjson.DataSuspect, Text: "upstream connection down; waiting for it to recover"})
+	}
 	return nil
+}
+
+// loggedIn reports whether some upstream connection is logged in.
+func loggedIn(c *consumer.Client) bool {
+	for _, cs := range c.Stats().Conns {
+		if cs.State == consumer.ConnLoggedIn {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the item upstream.
@@ -122,9 +138,9 @@ func (u *upstream) handle(m *consumer.Msg) {
 	switch m.Type {
 	case trjson.TypeRefresh:
 		ui.it.Refresh(server.Image{State: m.State, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq,
-			ClearCache: m.PartNumber == 0})
+			ClearCache: m.PartNumber == 0, Map: m.Map, More: !m.Complete})
 	case trjson.TypeUpdate:
-		ui.it.Update(server.Update{UpdateType: m.UpdateType, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq})
+		ui.it.Update(server.Update{UpdateType: m.UpdateType, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq, Map: m.Map})
 	case trjson.TypeStatus:
 		if m.HasState {
 			ui.it.Status(m.State)

@@ -75,7 +75,8 @@ type Config struct {
 	Universe Universe
 	// Source publishes items on demand (a gateway's upstream session, a
 	// replayed recording); the Hub caches each item's image and fans its
-	// events out (published.go). Market Price only.
+	// events out (published.go): Market Price and the Map domains
+	// (published_map.go).
 	Source Source
 	// Linger keeps an item of Source open this long after its last
 	// stream closed, so that a client that closes and re-opens it at
@@ -150,6 +151,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Service is the service name in Keys. Default "ELEKTRON_DD".
 	Service string
+	// CurveService is the name of the service of Yield Curve items, when
+	// the Universe serves them (CurveUniverse); it serves that domain
+	// only, and the default service serves every other. Default
+	// DefaultCurveService ("ATS201_1", the §34 sample's).
+	CurveService string
 	// NotFoundText is the State.Text for an unknown item. Default
 	// DefaultNotFoundText.
 	NotFoundText string
@@ -164,6 +170,12 @@ type Config struct {
 	// closed when the token expires. Default false (RTO does not require
 	// a reissue from v2 service accounts).
 	CloseV2SessionsAtExpiry bool
+	// CloseADSSessionsAtExpiry: a session logged in with an ADS
+	// authentication token (tokens.Principal.ADS, issued by an ADS-style
+	// /getToken) is closed when the token expires without a reissue.
+	// Default false: an ADS token is not an RTO OAuth token, and an ADS
+	// keeps such sessions open.
+	CloseADSSessionsAtExpiry bool
 	// DisablePost makes every post Nak with AccessDenied.
 	DisablePost bool
 	// CatchUnknownKeys answers a message carrying a key the protocol does
@@ -242,6 +254,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Service == "" {
 		c.Service = DefaultService
+	}
+	if c.CurveService == "" {
+		c.CurveService = DefaultCurveService
 	}
 	if c.NotFoundText == "" {
 		c.NotFoundText = DefaultNotFoundText

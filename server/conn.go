@@ -630,7 +630,7 @@ func (c *conn) updateMsg(m *trjson.Msg, fb *[]trjson.Field, s *sub, t *tick) *tr
 		m.Other = t.confInfo
 	}
 	if s.keyInUpdates {
-		m.Key = trjson.Key{Name: s.name, Service: c.cfg.Service}
+		m.Key = trjson.Key{Name: s.name, Service: s.serviceName()}
 		m.HasKey = true
 	}
 	if t.mapRaw != nil {

@@ -227,7 +227,14 @@ func (h *Hub) tickItemLocked(it *hubItem, now time.Time) {
 			return
 		}
 		h.fanOutLocked(tk)
-	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
+	case trjson.DomainYieldCurve:
+		// No conflation: a curve update's Vectors are partial (Update
+		// entries), so two of them cannot be merged field by field.
+		tk := h.ticks.get()
+		ut, fields, seq := it.key.inst.Tick(tk.fields[:0])
+		tk.item, tk.updateType, tk.fields, tk.seq = it, ut, fields, seq
+		h.fanOutLocked(tk)
+	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder, trjson.DomainMarketMaker:
 		mp, seq, ok := it.key.inst.BookTick(it.key.domain)
 		if !ok || mp == nil || len(mp.Entries) == 0 && !mp.HasSummary {
 			return
@@ -472,8 +479,14 @@ func (h *Hub) tokenInvalidated(e tokensEvent) {
 }
 
 // sessionEndsAtExpiry is the per-auth-version policy: v1 sessions must
-// reissue their Login before the token expires; v2 sessions need not.
+// reissue their Login before the token expires; v2 sessions need not;
+// sessions on an ADS authentication token (/getToken) are not RTO
+// sessions and stay open (an ADS does not end them, and LSEG's ADS
+// example never reissues).
 func sessionEndsAtExpiry(cfg *Config, p tokensPrincipal) bool {
+	if p.ADS {
+		return cfg.CloseADSSessionsAtExpiry
+	}
 	if p.Version == 2 {
 		return cfg.CloseV2SessionsAtExpiry
 	}
@@ -627,7 +640,7 @@ func faultStatus(s *sub, f ItemFault, target string) *trjson.Msg {
 	case FaultRedirected:
 		// The Key of a Redirected Status is where to re-request (§26.2).
 		m := s.statusMsg(trjson.StreamRedirected, trjson.DataSuspect, trjson.CodeNone, "Item redirected to "+target+" (emulator fault)")
-		m.Key, m.HasKey = trjson.Key{Name: target, Service: s.c.cfg.Service}, true
+		m.Key, m.HasKey = trjson.Key{Name: target, Service: s.serviceName()}, true
 		return m
 	}
 	return s.statusMsg(trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNone, "Item closed by the source (emulator fault)")

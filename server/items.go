@@ -15,6 +15,7 @@ type sub struct {
 	id           int64
 	domain       trjson.Domain
 	name         string // as requested, e.g. "/TRI.N"
+	service      string // the service it is open on; "" is Config.Service
 	inst         Instrument
 	chain        []string // SymbolList
 	keyInUpdates bool
@@ -42,7 +43,7 @@ func (s *sub) statusMsg(ss trjson.StreamState, ds trjson.DataState, code trjson.
 	if s.keyInUpdates || ss != trjson.StreamOpen {
 		name = s.name
 	}
-	return s.c.statusFor(s.id, s.domain, name, ss, ds, code, text)
+	return onService(s.c.statusFor(s.id, s.domain, name, ss, ds, code, text), s.service)
 }
 
 func (c *conn) stream(id int64) *sub {
@@ -168,13 +169,6 @@ func (c *conn) parseView(m *trjson.Msg) (*view, bool) {
 	return v, true
 }
 
-func (c *conn) serviceKnown(k *trjson.Key) bool {
-	if k.HasServiceID {
-		return k.ServiceID == DefaultServiceID
-	}
-	return k.Service == "" || k.Service == c.cfg.Service
-}
-
 func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 	d := m.Domain
 	if c.loggedIn.Load() && id == c.loginID.Load() {
@@ -192,17 +186,24 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 		c.reissue(old, m, name)
 		return
 	}
-	if !c.serviceKnown(&m.Key) {
+	svc, known := c.resolveService(&m.Key)
+	if !known {
 		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeSourceUnknown, "Service not found")})
 		return
 	}
+	if svc == c.cfg.Service {
+		svc = "" // the default: Config.Service
+	}
+	refuse := func(code trjson.StateCode, text string) {
+		c.push(out{m: onService(c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, code, text), svc)})
+	}
 	if m.HasView && c.cfg.DisableView {
-		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNoBatchViewSupportInReq, viewUnsupportedText)})
+		refuse(trjson.CodeNoBatchViewSupportInReq, viewUnsupportedText)
 		return
 	}
 	v, ok := c.parseView(m)
 	if !ok {
-		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeInvalidView, "View contains no valid field")})
+		refuse(trjson.CodeInvalidView, "View contains no valid field")
 		return
 	}
 	if d == trjson.DomainSource {
@@ -210,42 +211,61 @@ func (c *conn) openItem(id int64, m *trjson.Msg, name string, batch bool) {
 		return
 	}
 	if qosChecked(d) && !qosAcceptable(c.qos(name), m.Qos, m.WorstQos) {
-		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotEntitled, qosUnavailableText)})
+		refuse(trjson.CodeNotEntitled, qosUnavailableText)
 		return
 	}
 	if c.cfg.Entitled != nil && !c.cfg.Entitled(c.loginName, d, name) {
-		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotEntitled, notEntitledText)})
+		refuse(trjson.CodeNotEntitled, notEntitledText)
 		return
 	}
-	s := &sub{c: c, id: id, domain: d, name: name, keyInUpdates: m.KeyInUpdates(), confInfo: m.ConfInfoInUpdate, streaming: m.Streaming()}
+	s := &sub{c: c, id: id, domain: d, name: name, service: svc, keyInUpdates: m.KeyInUpdates(), confInfo: m.ConfInfoInUpdate, streaming: m.Streaming()}
 	s.view.Store(v)
 	s.paused.Store(m.Pause)
 	if c.cfg.Source != nil {
 		c.openPublished(s)
 		return
 	}
+	if text := c.domainRefusal(d, s.serviceName()); text != "" {
+		refuse(trjson.CodeUsageError, text)
+		return
+	}
 	switch d {
-	case trjson.DomainMarketPrice, trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
+	case trjson.DomainMarketPrice, trjson.DomainMarketByPrice, trjson.DomainMarketByOrder, trjson.DomainMarketMaker:
 		inst, found := c.cfg.Universe.Lookup(name)
 		if !found {
-			c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotFound, c.cfg.NotFoundText)})
+			refuse(trjson.CodeNotFound, c.cfg.NotFoundText)
+			return
+		}
+		s.inst = inst
+	case trjson.DomainYieldCurve:
+		inst, found := c.cfg.Universe.(CurveUniverse).Curve(name) // domainRefusal checked it is one
+		if !found {
+			refuse(trjson.CodeNotFound, c.cfg.NotFoundText)
 			return
 		}
 		s.inst = inst
 	case trjson.DomainSymbolList:
 		chain, found := c.cfg.Universe.Chain(strings.TrimPrefix(name, "/"))
 		if !found {
-			c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeNotFound, c.cfg.NotFoundText)})
+			refuse(trjson.CodeNotFound, c.cfg.NotFoundText)
 			return
 		}
 		s.chain = chain
 	default:
-		c.push(out{m: c.statusFor(id, d, name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Domain "+d.String()+" is not supported by this service")})
+		refuse(trjson.CodeUsageError, "Domain "+d.String()+" is not supported by this service")
 		return
 	}
 	h := c.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if d == trjson.DomainMarketMaker {
+		// Market makers quote some instruments only (Nasdaq's): the item
+		// of the others does not exist.
+		if _, _, ok := s.inst.BookImage(d); !ok {
+			refuse(trjson.CodeNotFound, c.cfg.NotFoundText)
+			return
+		}
+	}
 	if !s.streaming {
 		if it := h.items[s.hubKey()]; it != nil && it.chain != nil {
 			s.chain = it.chain.members // the list as it is now
@@ -284,7 +304,7 @@ const notEntitledText = "Access denied: user is not entitled to this item"
 // cache when the item is open and has an image, otherwise when the
 // source publishes it.
 func (c *conn) openPublished(s *sub) {
-	if s.domain != trjson.DomainMarketPrice {
+	if s.domain != trjson.DomainMarketPrice && !mapDomain(s.domain) {
 		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Domain "+s.domain.String()+" is not supported by this service")})
 		return
 	}
@@ -323,9 +343,17 @@ func (s *sub) hubKey() hubKey {
 
 // reissue applies a Request on an open stream ID (§27.1).
 func (c *conn) reissue(s *sub, m *trjson.Msg, name string) {
-	if name != s.name || m.Domain != s.domain {
+	changed := name != s.name || m.Domain != s.domain
+	if m.Key.Service != "" || m.Key.HasServiceID {
+		// A reissue that names a service must name the stream's; one that
+		// names none keeps it (a curve stream is not moved to the
+		// default service).
+		svc, ok := c.resolveService(&m.Key)
+		changed = changed || !ok || svc != s.serviceName()
+	}
+	if changed {
 		c.closeStream(s.id)
-		c.push(out{m: c.statusFor(s.id, s.domain, s.name, trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Key or domain change on reissue is not allowed")})
+		c.push(out{m: s.statusMsg(trjson.StreamClosed, trjson.DataSuspect, trjson.CodeUsageError, "Key or domain change on reissue is not allowed")})
 		return
 	}
 	if m.HasView && c.cfg.DisableView {
@@ -366,13 +394,17 @@ func (c *conn) pushImageLocked(s *sub, solicited bool, pui trjson.Raw) {
 		state.Stream = trjson.StreamNonStreaming
 	}
 	base := trjson.Msg{Type: trjson.TypeRefresh, ID: s.id, Domain: s.domain,
-		Key: trjson.Key{Name: s.name, Service: c.cfg.Service}, HasKey: true,
+		Key: trjson.Key{Name: s.name, Service: s.serviceName()}, HasKey: true,
 		State: state, HasState: true, NotSolicited: !solicited, PostUserInfo: pui}
 	s.gotImage = true
 	if s.item != nil && s.item.src != nil {
-		m := base
-		c.sourceImageLocked(s, &m)
-		c.push(out{m: &m})
+		if mapDomain(s.domain) {
+			c.sourceBookLocked(s, base)
+		} else {
+			m := base
+			c.sourceImageLocked(s, &m)
+			c.push(out{m: &m})
+		}
 		if !s.streaming {
 			// A snapshot is answered once; the item may close.
 			c.forget(s)
@@ -381,7 +413,7 @@ func (c *conn) pushImageLocked(s *sub, solicited bool, pui trjson.Raw) {
 		return
 	}
 	switch s.domain {
-	case trjson.DomainMarketPrice:
+	case trjson.DomainMarketPrice, trjson.DomainYieldCurve:
 		fields, seq := s.inst.Image(nil)
 		m := base
 		m.Qos = c.qos(s.name)
@@ -392,7 +424,7 @@ func (c *conn) pushImageLocked(s *sub, solicited bool, pui trjson.Raw) {
 			s.item.stat.recordSeq(seq)
 		}
 		c.push(out{m: &m})
-	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
+	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder, trjson.DomainMarketMaker:
 		mp, seq, ok := s.inst.BookImage(s.domain)
 		if !ok || mp == nil {
 			mp = &trjson.Map{KeyType: "Buffer"}

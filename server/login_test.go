@@ -252,3 +252,46 @@ func TestClientCloseIsAnswered(t *testing.T) {
 		t.Fatalf("close code %d, want 1000", code)
 	}
 }
+
+// Sessions on an ADS authentication token (/getToken cookie) are not RTO
+// sessions: they outlive the token by default, and close at expiry only
+// with CloseADSSessionsAtExpiry. A plain v1 session on the same endpoint
+// still ends at expiry (the v1 policy is untouched).
+func TestADSTokenExpiryPolicy(t *testing.T) {
+	adsToken := func(e *env, lifetime time.Duration) string {
+		return e.store.Issue(tokens.Principal{Version: 1, User: "user", ADS: true}, lifetime, 0, false).Access
+	}
+	cookie := func(tok string) map[string]string {
+		return map[string]string{"Cookie": "AuthToken=" + tok + ";AuthPosition=10.0.0.1;applicationId=256;"}
+	}
+
+	e := newEnv(t, Config{}, 1, false)
+	ads, err := dialOpts(e, 0, []string{"tr_json2"}, cookie(adsToken(e, 300*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := ads.next(); m["Type"] != "Refresh" || m["ID"] != -1.0 {
+		t.Fatalf("cookie login: %s", mustJSON(m))
+	}
+	v1 := dial(e, 0)
+	v1.login(e.token(1, 300*time.Millisecond))
+	// The v1 session ends at expiry; by then the ADS token has expired too.
+	v1.until(func(m map[string]any) bool { return m["Type"] == "Status" })
+	v1.expectClosed()
+	ads.send(`{"ID":2,"Key":{"Name":"TRI.N"}}`)
+	if m := ads.until(func(m map[string]any) bool { return m["ID"] == 2.0 || m["Domain"] == "Login" }); m["Type"] != "Refresh" || m["ID"] != 2.0 {
+		t.Fatalf("ADS session after token expiry: %s", mustJSON(m))
+	}
+
+	e2 := newEnv(t, Config{CloseADSSessionsAtExpiry: true}, 1, false)
+	closing, err := dialOpts(e2, 0, []string{"tr_json2"}, cookie(adsToken(e2, 300*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closing.next()
+	m := closing.until(func(m map[string]any) bool { return m["Type"] == "Status" })
+	if m["Domain"] != "Login" || obj(m, "State", "Stream") != "Closed" {
+		t.Fatalf("got %s", mustJSON(m))
+	}
+	closing.expectClosed()
+}

@@ -88,6 +88,13 @@ type Image struct {
 	// solicited Refresh); false merges them into it (a multi-part or a
 	// partial unsolicited Refresh).
 	ClearCache bool
+	// Map is the payload of a Map-domain item (MarketByPrice,
+	// MarketByOrder, MarketMaker, SymbolList): one part of its Refresh.
+	// Copied.
+	Map trjson.Raw
+	// More: more parts of this Refresh follow (Complete:false); the
+	// image goes to clients with the last part.
+	More bool
 }
 
 // Update is one update published with Item.Update.
@@ -100,6 +107,8 @@ type Update struct {
 	DoNotRipple bool
 	// PostUserInfo of the post that caused the update, if any.
 	PostUserInfo trjson.Raw
+	// Map is the payload of a Map-domain item's update. Copied.
+	Map trjson.Raw
 }
 
 // Item is the Hub's handle of one item opened at a Source.
@@ -137,6 +146,10 @@ type srcItem struct {
 	// snap is an immutable copy of the image, shared by the Refreshes of
 	// every stream opened until the next change (nil: stale).
 	snap []trjson.Field
+	// book is the image of a Map-domain item.
+	book bookCache
+	// badMaps counts Map payloads that could not be decoded (dropped).
+	badMaps int64
 }
 
 // srcOp is an Open or Close for the Hub's source goroutine.
@@ -324,6 +337,20 @@ func (it *Item) Refresh(img Image) {
 		return
 	}
 	src := hi.src
+	if mapDomain(it.domain) {
+		mp, err := trjson.DecodeMap(img.Map)
+		if err != nil {
+			src.badMaps++
+			return
+		}
+		if img.ClearCache {
+			src.book.reset()
+		}
+		src.book.apply(mp)
+		if img.More {
+			return // the image goes out with the last part
+		}
+	}
 	if img.ClearCache || !src.ready {
 		src.fields, src.arena = src.fields[:0], src.arena[:0]
 	}
@@ -366,13 +393,26 @@ func (it *Item) Update(u Update) {
 		src.dropped++
 		return
 	}
-	src.fields, src.arena = mergeOwned(src.fields, src.arena, u.Fields)
-	src.snap = nil
+	if mapDomain(it.domain) {
+		mp, err := trjson.DecodeMap(u.Map)
+		if err != nil {
+			src.badMaps++
+			return
+		}
+		src.book.apply(mp)
+	} else {
+		src.fields, src.arena = mergeOwned(src.fields, src.arena, u.Fields)
+		src.snap = nil
+	}
 	if u.HasSeq {
 		src.seq, src.hasSeq = u.SeqNumber, true
 	}
 	tk := h.ticks.get()
 	tk.item, tk.updateType, tk.seq, tk.doNotRipple = hi, u.UpdateType, u.SeqNumber, u.DoNotRipple
+	if mapDomain(it.domain) {
+		tk.mapBuf = append(tk.mapBuf[:0], u.Map...)
+		tk.mapRaw = tk.mapBuf
+	}
 	tk.fields, tk.strBuf = copyFields(tk.fields[:0], tk.strBuf[:0], u.Fields)
 	if len(u.PostUserInfo) > 0 {
 		tk.postUserInfo = u.PostUserInfo.Clone()

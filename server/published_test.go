@@ -344,14 +344,14 @@ func TestPublishedPost(t *testing.T) {
 	<-src.posts
 }
 
-// Domains other than Market Price are refused clearly.
+// Domains other than Market Price and the Map domains are refused clearly.
 func TestPublishedDomains(t *testing.T) {
 	e, src := newPubEnv(t, Config{})
 	a := dial(e, 0)
 	loginByName(a, "alice")
-	a.send(`{"ID":2,"Domain":"MarketByPrice","Key":{"Name":"ABC.N"}}`)
+	a.send(`{"ID":2,"Domain":"YieldCurve","Key":{"Name":"ABC.N"}}`)
 	if m := a.next(); m["Type"] != "Status" || obj(m, "State", "Stream") != "Closed" {
-		t.Fatalf("book: %v", m)
+		t.Fatalf("yield curve: %v", m)
 	}
 	src.noOp(t, e.hub)
 }
@@ -394,4 +394,46 @@ func TestPublishedFanOutOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A published order book: the Refresh in two parts, Updates applied to
+// the cache, a later stream gets the book as it is now.
+func TestPublishedBook(t *testing.T) {
+	e, src := newPubEnv(t, Config{})
+	a, b := dial(e, 0), dial(e, 0)
+	loginByName(a, "alice")
+	loginByName(b, "bob")
+	a.send(`{"ID":2,"Domain":"MarketByPrice","Key":{"Name":"ABC.N"}}`)
+	src.expectOp(t, "open ABC.N")
+	it := src.item(t, "ABC.N")
+	it.Refresh(Image{Map: trjson.Raw(`{"KeyType":"Buffer","Summary":{"Fields":{"CURRENCY":"USD"}},"Entries":[{"Action":"Add","Key":"MTAuMEI=","Fields":{"ORDER_PRC":10,"ORDER_SIZE":5}}]}`),
+		More: true, ClearCache: true, SeqNumber: 1, HasSeq: true})
+	it.Refresh(Image{Map: trjson.Raw(`{"KeyType":"Buffer","Entries":[{"Action":"Add","Key":"MTAuMUE=","Fields":{"ORDER_PRC":10.1,"ORDER_SIZE":7}}]}`), SeqNumber: 1, HasSeq: true})
+	r := a.next()
+	if r["Type"] != "Refresh" || r["Domain"] != "MarketByPrice" {
+		t.Fatalf("book refresh: %v", r)
+	}
+	if n := len(obj(r, "Map", "Entries").([]any)); n != 2 {
+		t.Fatalf("book refresh with %d entries: %v", n, r)
+	}
+	// Delete one level, update the other, add a third.
+	it.Update(Update{Map: trjson.Raw(`{"KeyType":"Buffer","Entries":[{"Action":"Delete","Key":"MTAuMEI="},{"Action":"Update","Key":"MTAuMUE=","Fields":{"ORDER_SIZE":9}},{"Action":"Add","Key":"MTAuMkE=","Fields":{"ORDER_PRC":10.2,"ORDER_SIZE":1}}]}`), SeqNumber: 2, HasSeq: true})
+	if u := a.next(); u["Type"] != "Update" || len(obj(u, "Map", "Entries").([]any)) != 3 {
+		t.Fatalf("book update: %v", u)
+	}
+	b.send(`{"ID":5,"Domain":"MarketByPrice","Key":{"Name":"ABC.N"}}`)
+	r = b.next()
+	entries := obj(r, "Map", "Entries").([]any)
+	got := map[string]any{}
+	for _, e := range entries {
+		m := e.(map[string]any)
+		if m["Action"] != "Add" {
+			t.Fatalf("image entry %v", m)
+		}
+		got[m["Key"].(string)] = obj(m, "Fields", "ORDER_SIZE")
+	}
+	if len(got) != 2 || got["MTAuMUE="] != 9.0 || got["MTAuMkE="] != 1.0 || r["SeqNumber"] != 2.0 || obj(r, "Map", "Summary", "Fields", "CURRENCY") != "USD" {
+		t.Fatalf("cached book: %v", r)
+	}
+	src.noOp(t, e.hub)
 }

@@ -28,10 +28,21 @@ type Instrument interface {
 	ApplyPost(fields []trjson.Field) ([]trjson.Field, int64, error)
 	// PermData is the item's permission expression (base64).
 	PermData() string
-	// BookImage and BookTick serve MarketByPrice / MarketByOrder; ok is
-	// false when the instrument has no such book.
+	// BookImage and BookTick serve the Map domains MarketByPrice,
+	// MarketByOrder and MarketMaker; ok is false when the instrument has
+	// no such item (a MarketMaker request for it is then answered "not
+	// found").
 	BookImage(d trjson.Domain) (m *trjson.Map, seq int64, ok bool)
 	BookTick(d trjson.Domain) (m *trjson.Map, seq int64, ok bool)
+}
+
+// CurveUniverse is implemented by a Universe that also serves Yield
+// Curve items (§34). A curve is an Instrument whose Image and Tick return
+// a FieldList (Vector and Array values as trjson.RawField); it is served
+// by its own service, Config.CurveService. BookImage and BookTick of a
+// curve are not called.
+type CurveUniverse interface {
+	Curve(name string) (Instrument, bool)
 }
 
 // Dictionary resolves field names and FIDs.

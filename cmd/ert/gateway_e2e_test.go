@@ -22,7 +22,7 @@ import (
 
 // gatewayLine is what ert gateway prints when ready.
 type gatewayLine struct {
-	WS, WSS, CAFile, Metrics string
+	WS, WSS, CAFile, Metrics, NATS string
 }
 
 func startGateway(t *testing.T, env map[string]string, args ...string) gatewayLine {
@@ -37,11 +37,12 @@ func startGateway(t *testing.T, env map[string]string, args ...string) gatewayLi
 		WSS     string `json:"wss"`
 		CAFile  string `json:"ca_file"`
 		Metrics string `json:"metrics"`
+		NATS    string `json:"nats"`
 	}
 	if err := json.Unmarshal([]byte(line), &raw); err != nil {
 		t.Fatalf("gateway line %q: %v; stderr: %s", line, err, stderr.String())
 	}
-	return gatewayLine{raw.WS, raw.WSS, raw.CAFile, raw.Metrics}
+	return gatewayLine{raw.WS, raw.WSS, raw.CAFile, raw.Metrics, raw.NATS}
 }
 
 // adsClient logs in by name over url, requests TRI.N and returns its
@@ -111,6 +112,14 @@ func TestGatewayCommand(t *testing.T) {
 	}
 	if m := adsClient(t, g.WSS, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}); m["Fields"] == nil {
 		t.Fatalf("wss refresh: %v", m)
+	}
+	// The embedded NATS JetStream (the default) holds what went through.
+	if g.NATS == "" {
+		t.Fatal("no embedded NATS URL in the ready line")
+	}
+	r := ert(t, nil, "stream", "--from", g.NATS, "--snapshot", "-o", "jsonl", "TRI.N")
+	if r.code != 0 || !strings.Contains(r.stdout, `"TRI.N"`) {
+		t.Fatalf("ert stream --from %s: exit %d\n%s\n%s", g.NATS, r.code, r.stdout, r.stderr)
 	}
 	resp, err := http.Get(g.Metrics)
 	if err != nil {

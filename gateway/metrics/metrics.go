@@ -12,9 +12,23 @@ import (
 	"github.com/ertkit/ertkit/gateway"
 )
 
+// DefaultItemLimit is the default of Options.ItemLimit.
+const DefaultItemLimit = 10000
+
+// Options tune a Collector.
+type Options struct {
+	// ItemLimit bounds the items exported with per-item series (the first
+	// ones by name); the rest are counted in ert_gateway_items_not_exported.
+	// Default DefaultItemLimit; < 0: no per-item series.
+	ItemLimit int
+}
+
 // Collector collects g's metrics at each scrape.
 type Collector struct {
-	g *gateway.Gateway
+	g     *gateway.Gateway
+	limit int
+
+	notExported *prometheus.Desc
 
 	conns, accepted, logins, loginFailures, sent, frames, slow, pingTimeouts, posts *prometheus.Desc
 	connStreams, connSent                                                           *prometheus.Desc
@@ -22,13 +36,21 @@ type Collector struct {
 	upMessages, upReconnects, upReissues, items, unmatched                          *prometheus.Desc
 }
 
-// New returns a Collector of g; register it with a prometheus.Registry.
-func New(g *gateway.Gateway) *Collector {
+// New returns a Collector of g with default Options; register it with a
+// prometheus.Registry.
+func New(g *gateway.Gateway) *Collector { return NewWith(g, Options{}) }
+
+// NewWith returns a Collector of g.
+func NewWith(g *gateway.Gateway, o Options) *Collector {
+	if o.ItemLimit == 0 {
+		o.ItemLimit = DefaultItemLimit
+	}
 	ep := []string{"endpoint"}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("ert_gateway_"+name, help, labels, nil)
 	}
-	return &Collector{g: g,
+	return &Collector{g: g, limit: max(o.ItemLimit, 0),
+		notExported:   d("items_not_exported", "Items open but left out of the per-item series (Options.ItemLimit)."),
 		conns:         d("downstream_connections", "Open downstream connections.", ep...),
 		accepted:      d("downstream_accepted_total", "Downstream connections accepted.", ep...),
 		logins:        d("downstream_logins_total", "Downstream Logins accepted.", ep...),
@@ -54,7 +76,7 @@ func New(g *gateway.Gateway) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.accepted, c.logins, c.loginFailures, c.sent, c.frames, c.slow,
+	for _, d := range []*prometheus.Desc{c.notExported, c.conns, c.accepted, c.logins, c.loginFailures, c.sent, c.frames, c.slow,
 		c.pingTimeouts, c.posts, c.connStreams, c.connSent, c.itemStreams, c.itemUpdates, c.itemSeq, c.itemReady,
 		c.upMessages, c.upReconnects, c.upReissues, c.items, c.unmatched} {
 		ch <- d
@@ -87,7 +109,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.connSent, float64(ci.Sent), ep, id, ci.User)
 		}
 	}
-	for _, it := range c.g.Hub().SourceItems() {
+	items := c.g.Hub().SourceItems()
+	gauge(c.notExported, float64(max(len(items)-c.limit, 0)))
+	for _, it := range items[:min(len(items), c.limit)] {
 		gauge(c.itemStreams, float64(it.Streams), it.Name)
 		counter(c.itemUpdates, float64(it.Updates), it.Name)
 		gauge(c.itemSeq, float64(it.Seq), it.Name)

@@ -25,6 +25,8 @@ import (
 
 type gatewayCmd struct {
 	connFlags
+	kafkaFlags                   // --kafka-brokers: every upstream message also to Kafka
+	NATS           string        `name:"nats" default:"embedded" placeholder:"embedded[:PORT]|nats://HOST:PORT[/PREFIX]|none" help:"Also publish every upstream message into NATS JetStream: an embedded nats-server on 127.0.0.1 (default; its URL is in the ready line), an external server or cluster (comma-separated URLs), or none."`
 	Listen         string        `name:"listen" default:"127.0.0.1:15000" help:"Downstream ws:// listen address (\"\" for none)."`
 	ListenTLS      string        `name:"listen-tls" help:"Downstream wss:// listen address (e.g. 127.0.0.1:15001)."`
 	Cert           string        `name:"cert" type:"path" help:"Server certificate (PEM) for --listen-tls; default: a generated CA and certificate for the loopback names."`
@@ -48,6 +50,7 @@ type gatewayCmd struct {
 type gatewayInfo struct {
 	WS      string `json:"ws,omitempty"`
 	WSS     string `json:"wss,omitempty"`
+	NATS    string `json:"nats,omitempty"`
 	AuthV1  string `json:"auth_url_v1,omitempty"`
 	AuthV2  string `json:"auth_url_v2,omitempty"`
 	CAFile  string `json:"ca_file,omitempty"`
@@ -152,6 +155,30 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 	defer cancel()
 	go sess.tokens.Run(runCtx)
 
+	var sinks []func(*consumer.Msg)
+	kafkaTee, kafkaClose, err := c.kafkaFlags.publisher(ctx, env)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer kafkaClose()
+	if kafkaTee != nil {
+		sinks = append(sinks, kafkaTee)
+	}
+	natsSpec := c.NATS
+	if natsSpec == "none" {
+		natsSpec = ""
+	}
+	natsTee, natsURL, stopNATS, err := startNATSPublisher(ctx, env, "--nats", natsSpec, c.Service, false)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer stopNATS()
+	if natsTee != nil {
+		sinks = append(sinks, natsTee)
+		info.NATS = natsURL
+	}
 	up := sess.consumerConfig(nil, env)
 	up.OnEvent = func(e consumer.Event) {
 		if e.Kind == consumer.EventItemState {
@@ -167,7 +194,7 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 		env.Log.Info("upstream", args...)
 	}
 	g, err := gateway.Start(ctx, gateway.Config{
-		Upstream: up, Service: c.Service, Linger: c.Linger, Access: access, Logger: env.Log,
+		Upstream: up, Service: c.Service, Linger: c.Linger, Access: access, Logger: env.Log, Sinks: sinks,
 		Server: server.Config{PingTimeout: c.PingTimeout, QueueLimit: c.QueueLimit, QueueBytes: c.QueueBytes, Pack: c.Pack,
 			MaxConnections: c.MaxConns, LoginTimeout: c.LoginTimeout},
 	})

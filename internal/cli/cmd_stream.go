@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,14 +19,58 @@ type streamCmd struct {
 	connFlags
 	itemFlags
 	outputFlags
-	Snapshot bool `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
+	streamKafkaFlags        // cmd_stream_kafka.go
+	natsFlags               // cmd_stream_nats.go
+	From             string `name:"from" placeholder:"nats://…|kafka://…" help:"Read the items from a bus instead of RTO, no credentials needed: nats://HOST:PORT[/PREFIX] (NATS JetStream; comma-separate a cluster's URLs) or kafka://BROKER[,BROKER]/PREFIX (image from the compacted topic, then the ticks)."`
+	Snapshot         bool   `name:"snapshot" help:"One image per item, then exit (same as ert snapshot)."`
 }
 
 func (c *streamCmd) run(ctx context.Context, env *Env) error {
+	if c.From != "" {
+		if strings.HasPrefix(c.From, "kafka://") {
+			return c.runFromKafka(ctx, env) // cmd_stream_kafka.go
+		}
+		return c.runFromNATS(ctx, env) // cmd_stream_nats.go
+	}
 	if err := c.complete(env); err != nil {
 		return err
 	}
-	return runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: c.Snapshot})
+	kafkaTee, closeKafka, err := c.publisher(ctx, env)
+	if err != nil {
+		return err
+	}
+	natsTee, stopNATS, err := c.startPublishNATS(ctx, env)
+	if err != nil {
+		closeKafka()
+		return err
+	}
+	defer stopNATS()
+	err = runItems(ctx, env, itemRun{conn: &c.connFlags, items: &c.itemFlags, out: &c.outputFlags, snapshot: c.Snapshot, tee: teeAll(kafkaTee, natsTee)})
+	if cerr := closeKafka(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// teeAll calls every non-nil sink; nil when there is none.
+func teeAll(sinks ...func(*consumer.Msg)) func(*consumer.Msg) {
+	var live []func(*consumer.Msg)
+	for _, f := range sinks {
+		if f != nil {
+			live = append(live, f)
+		}
+	}
+	switch len(live) {
+	case 0:
+		return nil
+	case 1:
+		return live[0]
+	}
+	return func(m *consumer.Msg) {
+		for _, f := range live {
+			f(m)
+		}
+	}
 }
 
 type snapshotCmd struct {
@@ -53,6 +98,9 @@ type itemRun struct {
 	title    string
 	narrate  func(string)
 	boardCol []string
+	// tee, if set, also receives every message (ert stream --kafka-brokers,
+	// --publish-nats).
+	tee func(*consumer.Msg)
 }
 
 func parseDomain(s string) (trjson.Domain, error) {
@@ -132,6 +180,9 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 		shown     = map[string]trjson.State{} // last state shown per item
 	)
 	handler := func(m *consumer.Msg) {
+		if r.tee != nil {
+			r.tee(m)
+		}
 		outMu.Lock()
 		pm = trjson.Msg{Type: m.Type, HasState: m.HasState, State: m.State,
 			HasSeqNumber: m.HasSeq, SeqNumber: m.SeqNumber, Fields: m.Fields, Raw: m.Raw}

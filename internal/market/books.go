@@ -108,20 +108,30 @@ var (
 	sideAsk = []byte("ASK")
 )
 
-// HasBook reports whether the instrument serves the domain (MarketByPrice
-// or MarketByOrder).
+// HasBook reports whether the instrument serves the Map domain kind
+// (MarketByPrice, MarketByOrder, MarketMaker).
 func (in *Instrument) HasBook(kind trjson.Domain) bool {
-	return in.books != nil && (kind == trjson.DomainMarketByPrice || kind == trjson.DomainMarketByOrder)
+	switch kind {
+	case trjson.DomainMarketByPrice, trjson.DomainMarketByOrder:
+		return in.books != nil
+	case trjson.DomainMarketMaker:
+		return in.makers != nil
+	}
+	return false
 }
 
-// BookImage returns the whole book of the given domain (MarketByPrice or
-// MarketByOrder) as a Map with Add entries (best prices first, bids then
-// asks) and a Summary, and the book's current sequence number. It returns
-// nil when the instrument has no such book. Map keys are plain text; the
-// codec base64-encodes Buffer keys.
+// BookImage returns the whole item of the given Map domain as a Map with
+// Add entries and a Summary, and the item's current sequence number: for
+// MarketByPrice and MarketByOrder the book (best prices first, bids then
+// asks), for MarketMaker one entry per market maker. It returns nil when
+// the instrument has no such item. Map keys are plain text; the codec
+// base64-encodes Buffer keys.
 func (in *Instrument) BookImage(kind trjson.Domain) (*trjson.Map, int64) {
 	if !in.HasBook(kind) {
 		return nil, 0
+	}
+	if kind == trjson.DomainMarketMaker {
+		return in.makers.image()
 	}
 	b := in.books
 	b.mu.Lock()
@@ -207,13 +217,17 @@ func (b *books) orderEntry(a trjson.MapAction, side byte, o *order) trjson.MapEn
 	return e
 }
 
-// BookTick advances the book of the given domain by one to three events
-// and returns them as Map entries (Add only for new keys, Update and Delete
-// only for existing keys) with the book's new sequence number (one more
-// per call). It returns nil when the instrument has no such book.
+// BookTick advances the item of the given Map domain by one to three
+// events and returns them as Map entries (Add only for new keys, Update
+// and Delete only for existing keys) with the item's new sequence number
+// (one more per call). It returns nil when the instrument has no such
+// item.
 func (in *Instrument) BookTick(kind trjson.Domain) (*trjson.Map, int64) {
 	if !in.HasBook(kind) {
 		return nil, 0
+	}
+	if kind == trjson.DomainMarketMaker {
+		return in.makers.tick()
 	}
 	b := in.books
 	b.mu.Lock()

@@ -50,7 +50,8 @@ type Instrument struct {
 	bidHigh int64
 	bidLow  int64
 
-	books *books // nil for instruments without depth
+	books  *books  // nil for instruments without depth
+	makers *makers // Market Maker item; nil but for Nasdaq equities
 }
 
 func newInstrument(name string, sp spec, seed int64, clock func() time.Time) *Instrument {
@@ -65,6 +66,9 @@ func newInstrument(name string, sp spec, seed int64, clock func() time.Time) *In
 	in.init()
 	if sp.class == Equity {
 		in.books = newBooks(in, rand.New(rand.NewPCG(uint64(s)^0xb00c, uint64(s)+1)))
+		if sp.exchange == "NAS" {
+			in.makers = newMakers(in, rand.New(rand.NewPCG(uint64(s)^0x3a3e, uint64(s)+2)))
+		}
 	}
 	return in
 }

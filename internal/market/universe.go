@@ -1,7 +1,8 @@
 // Package market is the emulator's instrument universe: a fixed set of
 // equities, FX rates, indices, futures and bonds whose Market Price images,
-// order books (Market By Price / Market By Order) and chains (Symbol List)
-// are generated deterministically from a seed.
+// order books (Market By Price / Market By Order), market makers (Market
+// Maker, Nasdaq equities), chains (Symbol List) and yield curves (Yield
+// Curve) are generated deterministically from a seed.
 //
 // Create one Universe per emulator and share it between all connections and
 // endpoints: an Instrument is the single owner of its state, so two
@@ -33,6 +34,7 @@ type Universe struct {
 	items  map[string]*Instrument
 	names  []string
 	chains map[string][]string
+	curves map[string]*Curve
 
 	seed  int64
 	clock func() time.Time
@@ -56,6 +58,11 @@ func New(cfg Config) *Universe {
 	}
 	u := &Universe{items: make(map[string]*Instrument, 2*len(specs)), chains: chains,
 		seed: cfg.Seed, clock: clock, syn: map[string]*Instrument{}}
+	u.curves = make(map[string]*Curve, len(curveSpecs))
+	for i := range curveSpecs {
+		c := newCurve(i, cfg.Seed, clock)
+		u.curves[c.Name] = c
+	}
 	for _, sp := range specs {
 		u.items[sp.name] = newInstrument(sp.name, sp, cfg.Seed, clock)
 		u.items["/"+sp.name] = newInstrument("/"+sp.name, sp, cfg.Seed, clock)
@@ -124,6 +131,22 @@ func (u *Universe) Names() []string { return slices.Clone(u.names) }
 func (u *Universe) Chain(name string) ([]string, bool) {
 	c, ok := u.chains[name]
 	return slices.Clone(c), ok
+}
+
+// Curve returns the Yield Curve item called name (e.g. "BASIC").
+func (u *Universe) Curve(name string) (*Curve, bool) {
+	c, ok := u.curves[name]
+	return c, ok
+}
+
+// CurveNames returns the Yield Curve item names, sorted.
+func (u *Universe) CurveNames() []string {
+	names := make([]string, 0, len(u.curves))
+	for n := range u.curves {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // ChainNames returns the Symbol List item names, sorted.

@@ -6,7 +6,6 @@ package tokens
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"sync"
 	"time"
@@ -27,6 +26,12 @@ type Principal struct {
 	User     string // machine ID (v1); empty for v2
 	ClientID string
 	Scope    string
+	// ADS marks an ADS authentication token (an ADS's /getToken answer,
+	// carried by the AuthToken cookie), which is not an RTO OAuth token:
+	// an ADS does not end a session when it expires, so the streaming
+	// side gives such sessions their own expiry policy
+	// (server.Config.CloseADSSessionsAtExpiry).
+	ADS bool
 }
 
 // Name is the user name a streaming Login reports: the machine ID for v1
@@ -263,10 +268,28 @@ func (s *Store) gcLocked(now time.Time) {
 	}
 }
 
+// tokenAlphabet is what tokens are made of: letters and digits only, so
+// that clients can cut a token out of a header or a cookie with a
+// [[:alnum:]]* pattern (LSEG's ADS examples do) and no character needs
+// escaping anywhere (URLs, cookies, JSON, shells).
+const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newToken returns a random token of n bytes' entropy: ceil(8n / log2 62)
+// characters of tokenAlphabet, each drawn uniformly (rejection sampling:
+// bytes >= 248, the largest multiple of 62 that fits, are redrawn).
 func newToken(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("tokens: crypto/rand failed: " + err.Error())
+	chars := (n*8*1000 + 5953) / 5954 // log2(62) = 5.954…
+	out := make([]byte, 0, chars)
+	buf := make([]byte, chars+chars/8+8)
+	for len(out) < chars {
+		if _, err := rand.Read(buf); err != nil {
+			panic("tokens: crypto/rand failed: " + err.Error())
+		}
+		for _, b := range buf {
+			if b < 248 && len(out) < chars {
+				out = append(out, tokenAlphabet[b%62])
+			}
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return string(out)
 }

@@ -2,6 +2,8 @@ package tokens
 
 import (
 	"errors"
+	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,5 +147,40 @@ func TestMemoryBounded(t *testing.T) {
 func TestPrincipalName(t *testing.T) {
 	if (Principal{User: "u", ClientID: "c"}).Name() != "u" || (Principal{ClientID: "c"}).Name() != "c" {
 		t.Fatal("Name")
+	}
+}
+
+// Tokens are letters and digits only (clients cut cookies with
+// [[:alnum:]]*), at least 256 bits of entropy each, and distinct.
+func TestTokensAlphanumeric(t *testing.T) {
+	s := NewStore(nil)
+	seen := map[string]bool{}
+	counts := map[rune]int{}
+	for range 200 {
+		iss := s.Issue(Principal{Version: 1, User: "u"}, time.Minute, time.Hour, false)
+		for _, tok := range []string{iss.Access, iss.Refresh} {
+			if seen[tok] {
+				t.Fatalf("token issued twice: %s", tok)
+			}
+			seen[tok] = true
+			for _, r := range tok {
+				if !strings.ContainsRune(tokenAlphabet, r) {
+					t.Fatalf("token %q has %q", tok, r)
+				}
+				counts[r]++
+			}
+			// Each character carries log2(62) bits.
+			if bits := float64(len(tok)) * math.Log2(62); bits < 256 {
+				t.Fatalf("token %q carries %.1f bits", tok, bits)
+			}
+		}
+	}
+	// Every character of the alphabet is used: a sampler stuck on a
+	// subset (a modulo bug) would fail this over ~21000 characters.
+	if len(counts) != len(tokenAlphabet) {
+		t.Fatalf("%d distinct characters used, want %d", len(counts), len(tokenAlphabet))
+	}
+	if l := len(newToken(32)); l != 43 {
+		t.Fatalf("a 32-byte token is %d characters, want 43", l)
 	}
 }

@@ -80,11 +80,12 @@ func (g *Gateway) serveGetToken(w http.ResponseWriter, r *http.Request) {
 		g.finishGetToken(ctx, w, user, http.StatusUnauthorized, "invalid username or password")
 		return
 	}
-	// A v1-style principal: the streaming side names the session after
-	// the user (spec §5.4.1 "Name") and, as for v1 tokens, ends it at
-	// expiry unless the client reissues its Login with a newer token
-	// (Config.KeepV1SessionsAfterExpiry keeps it instead).
-	iss := g.cfg.Store.Issue(tokens.Principal{Version: 1, User: user}, wholeSeconds(g.TokenLifetime()), 0, false)
+	// A v1-style principal marked ADS: the streaming side names the
+	// session after the user (spec §5.4.1 "Name"); an ADS authentication
+	// token is not an RTO OAuth token, so the session outlives it unless
+	// server.Config.CloseADSSessionsAtExpiry says otherwise (LSEG's ADS
+	// example never reissues its Login).
+	iss := g.cfg.Store.Issue(tokens.Principal{Version: 1, User: user, ADS: true}, wholeSeconds(g.TokenLifetime()), 0, false)
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieAuthToken, Value: iss.Access, Path: "/",
 		MaxAge:   int(iss.ExpiresIn / time.Second),

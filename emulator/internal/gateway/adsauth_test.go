@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +34,12 @@ func TestGetToken(t *testing.T) {
 		t.Fatalf("no AuthToken cookie in %v", r.header)
 	}
 	p, exp, err := e.store.Validate(tok)
-	if err != nil || p.User != testUser || p.Version != 1 || !exp.Equal(e.clock.Now().Add(DefaultTokenLifetime)) {
+	if err != nil || p.User != testUser || p.Version != 1 || !p.ADS || !exp.Equal(e.clock.Now().Add(DefaultTokenLifetime)) {
 		t.Fatalf("store: %+v %v %v", p, exp, err)
+	}
+	// LSEG's ADS example cuts the cookie out with [[:alnum:]]*.
+	if !regexp.MustCompile(`^[[:alnum:]]+$`).MatchString(tok) {
+		t.Errorf("token %q is not alphanumeric", tok)
 	}
 	if r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q", r.header.Get("Cache-Control"))
