@@ -105,19 +105,21 @@ func read(t *testing.T, path string) (map[string]*itemLog, int, time.Duration) {
 	return out, updates, time.Duration(last - first)
 }
 
-// recordFrom subscribes items at a client made by dial and records them to
-// path until stop says so.
-func recordFrom(t *testing.T, path string, items []string, cfg consumer.Config, stop func(delivered *atomic.Int64) error) {
+// recordFrom subscribes items at a client made from cfg and records them
+// to path until stop returns; reached is closed when target Updates have
+// arrived (target 0: never).
+func recordFrom(t *testing.T, path string, items []string, cfg consumer.Config, target int64, stop func(reached <-chan struct{}, updates *atomic.Int64) error) {
 	t.Helper()
 	w, err := record.Create(path, record.Options{Items: items})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var updates atomic.Int64
+	reached := make(chan struct{})
 	cfg.Handler = func(m *consumer.Msg) {
 		w.Handle(m)
-		if m.Type == trjson.TypeUpdate {
-			updates.Add(1)
+		if m.Type == trjson.TypeUpdate && updates.Add(1) == target {
+			close(reached)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -129,7 +131,7 @@ func recordFrom(t *testing.T, path string, items []string, cfg consumer.Config, 
 	if _, err := c.Subscribe(ctx, items); err != nil {
 		t.Fatal(err)
 	}
-	serr := stop(&updates)
+	serr := stop(reached, &updates)
 	c.Close()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -159,7 +161,7 @@ func TestRecordReplayRecord(t *testing.T) {
 		ClientID: info.ClientID, ClientSecret: info.ClientSecret}), auth.Options{TLSConfig: testutil.TLS(t, info)})
 	defer tokens.Close()
 	recordFrom(t, first, items, consumer.Config{Endpoints: testutil.Endpoints(info), TokenSource: tokens,
-		TLS: consumer.TLS{CAPEM: info.CAPEM}}, func(*atomic.Int64) error {
+		TLS: consumer.TLS{CAPEM: info.CAPEM}}, 0, func(<-chan struct{}, *atomic.Int64) error {
 		time.Sleep(dur) // the length of the recording, not a wait for an event
 		return nil
 	})
@@ -193,19 +195,17 @@ func TestRecordReplayRecord(t *testing.T) {
 	go func() { runErr <- src.Run(ctx) }()
 
 	recordFrom(t, second, items, consumer.Config{Endpoints: []string{"ws://" + ln.Addr().String() + server.Path}, UserName: "replay-test"},
-		func(updates *atomic.Int64) error {
+		int64(wantUpdates), func(reached <-chan struct{}, updates *atomic.Int64) error {
 			if err := <-runErr; err != nil { // the end of the recording
 				return err
 			}
 			// The last updates may still be on their way to the client.
-			for updates.Load() < int64(wantUpdates) {
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("replayed %d updates of %d", updates.Load(), wantUpdates)
-				case <-time.After(10 * time.Millisecond):
-				}
+			select {
+			case <-reached:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("replayed %d updates of %d", updates.Load(), wantUpdates)
 			}
-			return nil
 		})
 	got, gotUpdates, gotSpan := read(t, second)
 
