@@ -162,6 +162,9 @@ type Writer struct {
 	failed    error
 
 	blocksN, bytesN, rawN atomic.Int64
+	// lost counts records of blocks that could not be written. Not under
+	// mu: a Lossless Handle may hold mu while it waits for this goroutine.
+	lost atomic.Int64
 	statsMu               sync.Mutex
 	files                 []string
 	err                   error
@@ -299,6 +302,7 @@ func (w *Writer) Stats() Stats {
 	w.mu.Lock()
 	s := Stats{Records: w.records, Dropped: w.drops, Gaps: w.gaps}
 	w.mu.Unlock()
+	s.Dropped += w.lost.Load()
 	s.Blocks, s.Bytes, s.RawBytes = w.blocksN.Load(), w.bytesN.Load(), w.rawN.Load()
 	w.statsMu.Lock()
 	s.Files = append([]string(nil), w.files...)
@@ -415,9 +419,7 @@ func (w *Writer) writeBlock(b *block) {
 		}
 	}
 	if w.failed != nil {
-		w.mu.Lock()
-		w.drops += int64(b.n)
-		w.mu.Unlock()
+		w.lost.Add(int64(b.n))
 		return
 	}
 	const hdr = frameHeaderSize + blockHeaderSize
@@ -432,9 +434,7 @@ func (w *Writer) writeBlock(b *block) {
 	w.out = out
 	if _, err := w.file.Write(out); err != nil {
 		w.fail(fmt.Errorf("record: writing %s: %w", SegmentName(w.path, w.segment), err))
-		w.mu.Lock()
-		w.drops += int64(b.n)
-		w.mu.Unlock()
+		w.lost.Add(int64(b.n))
 		return
 	}
 	w.blocks = append(w.blocks, bi)

@@ -305,3 +305,26 @@ func TestSegmentName(t *testing.T) {
 		}
 	}
 }
+
+func TestLosslessWriteErrorDoesNotHang(t *testing.T) {
+	// A Lossless Handle waits for the disk; a failing disk must not
+	// deadlock it with the writing goroutine.
+	w, err := Create("x", Options{BlockSize: 1024, QueueBlocks: 1, Lossless: true,
+		Create: func(string) (io.WriteCloser, error) { return &failingDisk{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { feed(w, synthMsgs(5000, []string{"A"}, time.Now(), 0)); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Handle hung on a failing disk in Lossless mode")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("no error from Close")
+	}
+	if st := w.Stats(); st.Dropped == 0 || st.Records != 5000 {
+		t.Fatalf("stats %+v", st)
+	}
+}
