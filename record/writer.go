@@ -164,10 +164,10 @@ type Writer struct {
 	blocksN, bytesN, rawN atomic.Int64
 	// lost counts records of blocks that could not be written. Not under
 	// mu: a Lossless Handle may hold mu while it waits for this goroutine.
-	lost atomic.Int64
-	statsMu               sync.Mutex
-	files                 []string
-	err                   error
+	lost    atomic.Int64
+	statsMu sync.Mutex
+	files   []string
+	err     error
 }
 
 // Create starts a recording at path and returns its Writer. The first
