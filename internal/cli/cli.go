@@ -45,6 +45,9 @@ type grammar struct {
 	Emulator emulatorCmd `cmd:"" help:"Run a local RTO emulator: token endpoint, service discovery, streaming endpoints, faults."`
 	Gateway  gatewayCmd  `cmd:"" help:"Fan one upstream session (RTO, an ADS, the emulator) out to many WebSocket API clients, as an ADS does."`
 	Soak     soakCmd     `cmd:"" help:"Bounded soak test against an embedded emulator: fixed update rate, short tokens, random faults; JSON report."`
+	Record   recordCmd   `cmd:"" help:"Record items to a seekable zstd file of JSON lines (every message with its receive time)."`
+	Replay   replayCmd   `cmd:"" help:"Play a recording back as JSON lines at its recorded pace, --speed N or --fast, from --from, --loop."`
+	Export   exportCmd   `cmd:"" help:"Export a recording: parquet (typed columns) or jsonl (for jq)."`
 	Bench    benchCmd    `cmd:"" help:"Load-test the SDK against an in-process emulator on 127.0.0.1: throughput, latency, allocations, CPU, RSS."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
