@@ -24,7 +24,7 @@ func TestRunShort(t *testing.T) {
 		// Four seconds are warm-up: the RSS bound is for long soaks (it
 		// failed at 14 % here with the rest of the suite running).
 		MaxRSSDrift: 0.5,
-		Faults: []string{"drop", "item-suspect", "item-closed-recover", "reject-refresh", "delay"}})
+		Faults:      []string{"drop", "item-suspect", "item-closed-recover", "reject-refresh", "delay"}})
 	if err != nil {
 		t.Fatalf("%v; report %+v", err, rep)
 	}
