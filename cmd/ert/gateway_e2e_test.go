@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -112,6 +113,14 @@ func TestGatewayCommand(t *testing.T) {
 	}
 	if m := adsClient(t, g.WSS, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}); m["Fields"] == nil {
 		t.Fatalf("wss refresh: %v", m)
+	}
+	// ert stream downstream of the gateway, logging in by name.
+	host, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(g.WS, "ws://"), "/WebSocket"))
+	if r := ert(t, nil, "stream", "--ws", "--hostname", host, "--port", port, "--login-name", "e2e", "--count", "3", "-o", "jsonl", "IBM.N"); r.code != 0 || strings.Count(r.stdout, `"IBM.N"`) < 3 {
+		t.Fatalf("ert stream --login-name through the gateway: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := ert(t, nil, "stream", "--login-name", "e2e", "IBM.N"); r.code != 2 || !strings.Contains(r.stderr, "--hostname") {
+		t.Fatalf("--login-name without --hostname: exit %d %s", r.code, r.stderr)
 	}
 	// The embedded NATS JetStream (the default) holds what went through.
 	if g.NATS == "" {

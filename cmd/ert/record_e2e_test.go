@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,5 +139,11 @@ func TestReplayServes(t *testing.T) {
 	}
 	if len(imgs) != 1 || imgs[0].State.Data != trjson.DataOk || len(imgs[0].Fields) == 0 {
 		t.Fatalf("image %+v", imgs)
+	}
+	// ert stream itself, logging in by name (no credentials).
+	host, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(ready.WS, "ws://"), "/WebSocket"))
+	r := ert(t, nil, "stream", "--ws", "--hostname", host, "--port", port, "--login-name", "tester", "--snapshot", "-o", "jsonl", "SYN1.X")
+	if r.code != 0 || !strings.Contains(r.stdout, `"SYN1.X"`) {
+		t.Fatalf("ert stream --login-name from the replay: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -153,7 +153,7 @@ func (c *gatewayCmd) run(ctx context.Context, env *Env) error {
 	defer sess.close()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go sess.tokens.Run(runCtx)
+	sess.runTokens(runCtx)
 
 	var sinks []func(*consumer.Msg)
 	kafkaTee, kafkaClose, err := c.kafkaFlags.publisher(ctx, env)

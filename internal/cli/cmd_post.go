@@ -10,7 +10,6 @@ import (
 
 	"github.com/ertkit/ertkit/consumer"
 	"github.com/ertkit/ertkit/dictionary"
-	"github.com/ertkit/ertkit/discovery"
 	"github.com/ertkit/ertkit/trjson"
 )
 
@@ -74,14 +73,9 @@ func (c *postCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer sess.close()
-	cfg := consumer.Config{
-		TokenSource: sess.tokens, TLS: consumer.TLS{CAFile: c.CAFile, InsecureSkipVerify: c.Insecure},
-		ApplicationID: c.AppID, Position: c.Position, Service: c.Service, Logger: env.Log,
-		Handler: func(*consumer.Msg) {},
-	}
-	for _, e := range append(append([]discovery.Endpoint{}, sess.primary...), sess.backups...) {
-		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, c.WS))
-	}
+	cfg := sess.consumerConfig(nil, env)
+	cfg.Discover, cfg.HotStandby = nil, false
+	cfg.Handler = func(*consumer.Msg) {}
 	client, err := consumer.Dial(ctx, cfg)
 	if err != nil {
 		return fail(ExitConnection, err, "connecting")

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ertkit/ertkit/consumer"
-	"github.com/ertkit/ertkit/discovery"
 	"github.com/ertkit/ertkit/record"
 )
 
@@ -53,23 +52,8 @@ func (c *recordCmd) run(ctx context.Context, env *Env) error {
 	defer sess.close()
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	go sess.tokens.Run(runCtx)
-
-	cfg := consumer.Config{
-		TokenSource:   sess.tokens,
-		HotStandby:    c.HotStandby,
-		TLS:           consumer.TLS{CAFile: c.CAFile, InsecureSkipVerify: c.Insecure},
-		ApplicationID: c.AppID,
-		Position:      c.Position,
-		Service:       c.Service,
-		Logger:        env.Log,
-	}
-	for _, e := range append(append([]discovery.Endpoint{}, sess.primary...), sess.backups...) {
-		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, c.WS))
-	}
-	if c.Hostname == "" {
-		cfg.Discover = consumer.Discovery(c.discoveryURL(), sess.tokens, c.Region, c.HotStandby, discovery.Options{HTTPClient: sess.http})
-	}
+	sess.runTokens(runCtx)
+	cfg := sess.consumerConfig(nil, env)
 	w, err := record.Create(c.File, record.Options{
 		Items: names, Source: strings.Join(cfg.Endpoints, ","), Program: "ert " + Version,
 		BlockSize: c.BlockKB << 10, QueueBlocks: c.QueueBlocks, Level: c.Level,

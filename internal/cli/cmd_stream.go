@@ -136,11 +136,13 @@ func runItems(ctx context.Context, env *Env, r itemRun) error {
 		return err
 	}
 	defer sess.close()
-	tok, _ := sess.tokens.Token(ctx)
-	narrate(fmt.Sprintf("token: v%d token from %s, expires in %s", tok.Version, redactURL(r.conn.tokenURL()), tok.ExpiresIn))
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	go sess.tokens.Run(runCtx)
+	if sess.tokens != nil {
+		tok, _ := sess.tokens.Token(ctx)
+		narrate(fmt.Sprintf("token: v%d token from %s, expires in %s", tok.Version, redactURL(r.conn.tokenURL()), tok.ExpiresIn))
+		go sess.tokens.Run(runCtx)
+	}
 
 	format := r.out.format(env)
 	var (

@@ -44,6 +44,7 @@ type connFlags struct {
 	Insecure        bool   `name:"insecure" help:"Skip TLS certificate verification. Dangerous; warns on every start."`
 	MaxCertFailures int    `name:"max-cert-failures" default:"5" help:"Stop reconnecting (exit 5) after this many certificate failures in a row; --ca-file is re-read before each. Negative: never stop."`
 	WS              bool   `name:"ws" help:"Connect with ws:// instead of wss:// (local ADS or a plain emulator)."`
+	LoginName       string `name:"login-name" help:"Log in by user name (as to a deployed ADS, ert gateway or ert replay --listen) instead of with a token: no credentials, no discovery; needs --hostname."`
 	Config          string `name:"config" help:"JSON file of flag values, e.g. {\"user\":…,\"password\":…}; refused if readable by others while it holds a secret." type:"path"`
 }
 

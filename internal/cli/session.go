@@ -120,8 +120,20 @@ func (c *connFlags) signIn(ctx context.Context, env *Env) (*session, auth.Token,
 	return s, tok, nil
 }
 
-// newSession signs in and resolves the endpoints to use.
+// newSession signs in and resolves the endpoints to use. With
+// --login-name there is no token: the endpoint is --hostname.
 func newSession(ctx context.Context, c *connFlags, env *Env) (*session, error) {
+	if c.LoginName != "" {
+		if c.Hostname == "" {
+			return nil, usageError("--login-name needs --hostname (and --port): there is no discovery without a token")
+		}
+		tlsConf, err := c.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		s := &session{flags: c, tls: tlsConf, http: httpClient(tlsConf)}
+		return s, s.resolveEndpoints(ctx)
+	}
 	s, _, err := c.signIn(ctx, env)
 	if err != nil {
 		return nil, err
@@ -133,7 +145,19 @@ func newSession(ctx context.Context, c *connFlags, env *Env) (*session, error) {
 	return s, nil
 }
 
-func (s *session) close() { s.tokens.Close() }
+// runTokens renews the session's token until ctx ends (in the
+// background; nothing without a token).
+func (s *session) runTokens(ctx context.Context) {
+	if s.tokens != nil {
+		go s.tokens.Run(ctx)
+	}
+}
+
+func (s *session) close() {
+	if s.tokens != nil {
+		s.tokens.Close()
+	}
+}
 
 // consumerConfig is the SDK configuration of the session: its endpoints
 // (and rediscovery when they came from discovery), tokens, TLS and Login
@@ -141,7 +165,7 @@ func (s *session) close() { s.tokens.Close() }
 func (s *session) consumerConfig(caPEM []byte, env *Env) consumer.Config {
 	c := s.flags
 	cfg := consumer.Config{
-		TokenSource:   s.tokens,
+		UserName:      c.LoginName,
 		HotStandby:    c.HotStandby,
 		TLS:           consumer.TLS{CAFile: c.CAFile, CAPEM: caPEM, InsecureSkipVerify: c.Insecure},
 		ApplicationID: c.AppID,
@@ -150,10 +174,13 @@ func (s *session) consumerConfig(caPEM []byte, env *Env) consumer.Config {
 		Logger:        env.Log,
 		Reconnect:     consumer.Reconnect{MaxCertFailures: c.maxCertFailures()},
 	}
+	if s.tokens != nil {
+		cfg.TokenSource = s.tokens
+	}
 	for _, e := range append(append([]discovery.Endpoint{}, s.primary...), s.backups...) {
 		cfg.Endpoints = append(cfg.Endpoints, endpointURL(e, c.WS))
 	}
-	if c.Hostname == "" {
+	if c.Hostname == "" && s.tokens != nil {
 		cfg.Discover = consumer.Discovery(c.discoveryURL(), s.tokens, c.Region, c.HotStandby, discovery.Options{HTTPClient: s.http})
 	}
 	return cfg
