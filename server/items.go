@@ -396,6 +396,12 @@ func (c *conn) pushImageLocked(s *sub, solicited bool, pui trjson.Raw) {
 	base := trjson.Msg{Type: trjson.TypeRefresh, ID: s.id, Domain: s.domain,
 		Key: trjson.Key{Name: s.name, Service: s.serviceName()}, HasKey: true,
 		State: state, HasState: true, NotSolicited: !solicited, PostUserInfo: pui}
+	if s.item != nil && s.item.src != nil && !s.item.src.ready {
+		// A published item without its image yet (a reissue, a fault
+		// recovery before the source answered): the Refresh goes out
+		// when the source publishes it.
+		return
+	}
 	s.gotImage = true
 	if s.item != nil && s.item.src != nil {
 		if mapDomain(s.domain) {

@@ -437,3 +437,25 @@ func TestPublishedBook(t *testing.T) {
 	}
 	src.noOp(t, e.hub)
 }
+
+// A reissue before the source published the image sends nothing; the
+// image, when it comes, is the stream's solicited Refresh.
+func TestPublishedReissueBeforeImage(t *testing.T) {
+	e, src := newPubEnv(t, Config{})
+	a := dial(e, 0)
+	loginByName(a, "alice")
+	a.send(`{"ID":2,"Key":{"Name":"ABC.N"}}`)
+	src.expectOp(t, "open ABC.N")
+	a.send(`{"ID":2,"Key":{"Name":"ABC.N"},"View":["BID"]}`)
+	if got := a.sync(); len(got) != 0 {
+		t.Fatalf("before the image: %v", got)
+	}
+	src.item(t, "ABC.N").Refresh(image(10, 5))
+	r := a.next()
+	if r["Type"] != "Refresh" || r["Solicited"] == false || obj(r, "Fields", "ASK") != nil || obj(r, "Fields", "BID") != 10.0 {
+		t.Fatalf("refresh: %v", r)
+	}
+	if got := a.sync(); len(got) != 0 {
+		t.Fatalf("a second refresh: %v", got)
+	}
+}
