@@ -47,7 +47,7 @@ type Publisher struct {
 	// Drops are noted by Handle per item so that the loop can mark the
 	// item's image Suspect; only the drop path takes this lock.
 	dropMu      sync.Mutex
-	dropped     map[ItemKey]int64
+	dropped     map[ItemKey]itemDrops
 	dropPending atomic.Bool
 
 	// Owned by the loop goroutine.
@@ -86,20 +86,24 @@ type Stats struct {
 
 // pubItem is the loop's state of one item.
 type pubItem struct {
-	key       ItemKey
-	keyBytes  []byte
-	img       fieldImage
-	state     trjson.State
-	hasState  bool
-	stateHdr  []byte // ert-state of state; replaced (never mutated) on change
-	seq       int64
-	hasSeq    bool
-	received  int64
-	images    bool // field-list item: has an image
-	dirty     bool
-	dropped   int64 // messages dropped since the last complete Refresh
-	imageSize int   // of the last image, to size the next one's buffer
-	partial   bool  // within a multi-part Refresh
+	key      ItemKey
+	keyBytes []byte
+	img      fieldImage
+	state    trjson.State
+	hasState bool
+	stateHdr []byte // ert-state of state; replaced (never mutated) on change
+	seq      int64
+	hasSeq   bool
+	received int64
+	images   bool // field-list item: has an image
+	dirty    bool
+	dropped  int64 // messages dropped since the last complete Refresh
+	// lastDrop is the publisher's drop total (Stats.Dropped) just after
+	// the latest drop of this item: a Refresh queued before it does not
+	// cover it.
+	lastDrop  int64
+	imageSize int  // of the last image, to size the next one's buffer
+	partial   bool // within a multi-part Refresh
 }
 
 // entry carries one message from Handle to the loop and on to Kafka; it
@@ -122,7 +126,17 @@ type entry struct {
 	hasFlds bool // a field list (not a Map domain)
 	recv    int64
 	size    int64
-	promise func(*kgo.Record, error)
+	// dropMark is the publisher's drop total when the entry was queued:
+	// drops of its item counted above it happened after it.
+	dropMark int64
+	promise  func(*kgo.Record, error)
+}
+
+// itemDrops are the drops of one item noted by Handle since the loop
+// last took them.
+type itemDrops struct {
+	n    int64
+	last int64 // the drop total just after the latest one
 }
 
 // freeEntries bounds the free list: enough for the records in flight at
@@ -191,7 +205,7 @@ func NewPublisher(ctx context.Context, opts Options) (*Publisher, error) {
 		opts: opts, client: cl, log: logger{opts.Logger, new(atomic.Int64)},
 		q: make(chan *entry, opts.Buffer), closing: make(chan struct{}), loopDone: make(chan struct{}),
 		runCtx: runCtx, cancel: cancel,
-		dropped: map[ItemKey]int64{}, items: map[ItemKey]*pubItem{},
+		dropped: map[ItemKey]itemDrops{}, items: map[ItemKey]*pubItem{},
 		tickTopic: TickTopic(opts.TopicPrefix), imgTopic: ImageTopic(opts.TopicPrefix),
 	}
 	p.free = make(chan *entry, freeEntries)
@@ -253,6 +267,7 @@ func (p *Publisher) Handle(m *consumer.Msg) {
 			off += len(s)
 		}
 	}
+	e.dropMark = p.st.dropped.Load()
 	select {
 	case p.q <- e:
 		if n := p.st.bufBytes.Load(); n > p.st.bufMax.Load() {
@@ -267,12 +282,15 @@ func (p *Publisher) Handle(m *consumer.Msg) {
 
 // drop counts a message the buffer could not take.
 func (p *Publisher) drop(k ItemKey, cloneKey bool) {
-	p.st.dropped.Add(1)
+	total := p.st.dropped.Add(1)
 	if cloneKey { // names of SDK items are stable; others may alias buffers
 		k.Service, k.Name = string([]byte(k.Service)), string([]byte(k.Name))
 	}
 	p.dropMu.Lock()
-	p.dropped[k]++
+	d := p.dropped[k]
+	d.n++
+	d.last = max(d.last, total)
+	p.dropped[k] = d
 	p.dropMu.Unlock()
 	p.dropPending.Store(true)
 }
@@ -317,11 +335,12 @@ func (p *Publisher) takeDrops() {
 	}
 	p.dropMu.Lock()
 	d := p.dropped
-	p.dropped = map[ItemKey]int64{}
+	p.dropped = map[ItemKey]itemDrops{}
 	p.dropMu.Unlock()
 	for k, n := range d {
 		it := p.item(k)
-		it.dropped += n
+		it.dropped += n.n
+		it.lastDrop = max(it.lastDrop, n.last)
 		if it.images {
 			p.markDirty(it)
 		}
@@ -364,7 +383,13 @@ func (p *Publisher) process(e *entry) {
 		it.img.merge(e.fields)
 		it.partial = !e.complet // no image of half a multi-part Refresh
 		if e.complet {
-			it.dropped = 0 // a complete Refresh is a fresh image
+			// A complete Refresh is a fresh image, but only for the drops
+			// before it was queued: the loop may take drops that Handle
+			// noted while the Refresh waited in the queue, and those
+			// Updates are missing from the image that follows.
+			if it.lastDrop <= e.dropMark {
+				it.dropped = 0
+			}
 			imageNow = true
 		}
 	case trjson.TypeUpdate:
