@@ -309,3 +309,49 @@ func TestOptionsErrors(t *testing.T) {
 		t.Error("NewPublisher to a closed port succeeded")
 	}
 }
+
+// A Refresh that waits in the queue while later Updates of its item are
+// dropped must not clear those drops: the image after it is Suspect. The
+// loop is held in a Produce (franz-go's record buffer full, Kafka
+// stalled) so that the Refresh is taken only after the drops.
+func TestDropsAfterQueuedRefresh(t *testing.T) {
+	c := startCluster(t, 1, "dq", 1)
+	p := newTestPublisher(t, c, "dq", func(o *Options) { o.Buffer = 20 })
+	release := make(chan struct{})
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	s := newSynth()
+	// Fill franz-go's buffer (20 records): the loop blocks in Produce,
+	// with at most a few B entries still queued.
+	p.Handle(s.refresh("B.N"))
+	for range 21 {
+		p.Handle(s.update("B.N"))
+	}
+	// franz-go offers no signal for a full buffer: poll it, bounded.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for p.client.BufferedProduceRecords() < 20 {
+		select {
+		case <-deadline:
+			t.Fatalf("the loop did not block: buffered %d, queued %d", p.client.BufferedProduceRecords(), len(p.q))
+		case <-tick.C:
+		}
+	}
+	p.Handle(s.refresh("A.N")) // queued
+	for range 30 {
+		p.Handle(s.update("A.N")) // 19 queued after it, 11 dropped
+	}
+	if st := p.Stats(); st.Dropped == 0 {
+		t.Fatalf("nothing dropped: %+v", st)
+	}
+	close(release)
+	closePublisher(t, p)
+	im := lastImages(t, readAll(t, c, ImageTopic("dq")))["ELEKTRON_DD|A.N"]
+	if im == nil || im.State.Data != trjson.DataSuspect || !strings.Contains(im.State.Text, "dropped") {
+		t.Fatalf("image of A.N after drops behind its queued Refresh: %+v", im)
+	}
+}
