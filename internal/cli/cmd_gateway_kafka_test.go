@@ -18,7 +18,6 @@ import (
 
 	"github.com/ertkit/ertkit/emulator"
 	"github.com/ertkit/ertkit/internal/testutil"
-	"github.com/ertkit/ertkit/kafkabus"
 )
 
 // ert gateway --kafka-brokers: what the gateway receives upstream also
@@ -81,22 +80,7 @@ func TestGatewayToKafka(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("gateway exit %d: %s", code, errb.String())
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumeTopics(kafkabus.TickTopic("gw")),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	got := 0
-	for got < downstream {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("%d upstream messages in Kafka, %d seen downstream", got, downstream)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if string(r.Key) == "ELEKTRON_DD|TRI.N" {
-				got++
-			}
-		})
-	}
+	awaitTicks(t, ctx, kc.ListenAddrs(), "gw", downstream, "messages seen downstream", func(r *kgo.Record) bool {
+		return string(r.Key) == "ELEKTRON_DD|TRI.N"
+	})
 }

@@ -60,6 +60,30 @@ func FuzzParseKafkaURL(f *testing.F) {
 	})
 }
 
+// awaitTicks reads the tick topic of prefix from its start until want
+// records pass accept, failing when ctx ends first (what names them).
+func awaitTicks(t *testing.T, ctx context.Context, brokers []string, prefix string, want int, what string, accept func(*kgo.Record) bool) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(kafkabus.TickTopic(prefix)),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := 0
+	for got < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d %s in Kafka", got, want, what)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if accept(r) {
+				got++
+			}
+		})
+	}
+}
+
 func testEnv(vars map[string]string) (*Env, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	return &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return vars[k] },
@@ -136,25 +160,12 @@ func TestStreamToKafka(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
 	printed := len(strings.Split(strings.TrimSpace(out.String()), "\n"))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(kafkabus.TickTopic("st")),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	got := 0
-	for got < printed {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("%d of %d printed messages in Kafka", got, printed)
+	awaitTicks(t, ctx, c.ListenAddrs(), "st", printed, "printed messages", func(r *kgo.Record) bool {
+		if string(r.Key) != "ELEKTRON_DD|TRI.N" {
+			t.Errorf("key %q", r.Key)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if string(r.Key) != "ELEKTRON_DD|TRI.N" {
-				t.Errorf("key %q", r.Key)
-			}
-			got++
-		})
-	}
+		return true
+	})
 	if !strings.Contains(errb.String(), "kafka: ticks=") || !strings.Contains(errb.String(), "dropped=0") {
 		t.Errorf("no Kafka report on stderr: %q", errb)
 	}
