@@ -74,6 +74,11 @@ type Subscriber struct {
 	st struct {
 		images, ticks, covered, dups, gaps, missing, malformed atomic.Int64
 	}
+
+	// following is closed once Run has loaded the images and created the
+	// tick consumer (tests wait on it before they publish).
+	following     chan struct{}
+	followingOnce sync.Once
 }
 
 type subItem struct {
@@ -106,7 +111,7 @@ func NewSubscriber(ctx context.Context, opts SubscriberOptions) (*Subscriber, er
 		cl.Close()
 		return nil, fmt.Errorf("kafkabus: reaching %v: %w", opts.Brokers, err)
 	}
-	s := &Subscriber{opts: opts, client: cl, log: logger{opts.Logger, new(atomic.Int64)}, items: map[ItemKey]*subItem{}}
+	s := &Subscriber{opts: opts, client: cl, log: logger{opts.Logger, new(atomic.Int64)}, items: map[ItemKey]*subItem{}, following: make(chan struct{})}
 	if len(opts.Items) > 0 {
 		s.want = map[string]bool{}
 		for _, it := range opts.Items {
@@ -161,6 +166,7 @@ func (s *Subscriber) Run(ctx context.Context, fn func(*consumer.Msg)) error {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	defer cl.Close()
+	s.followingOnce.Do(func() { close(s.following) })
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {

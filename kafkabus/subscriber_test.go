@@ -133,6 +133,13 @@ func TestSubscriberRebuildsAndFollows(t *testing.T) {
 func TestSubscriberGapsAndBadRecords(t *testing.T) {
 	c := startCluster(t, 1, "gp", 1)
 	r := startSubscriber(t, c, "gp", func(o *SubscriberOptions) { o.Lookback = time.Minute })
+	// The subscriber must find no image: publish only once it follows the
+	// ticks (otherwise the images written at Close may cover the ticks).
+	select {
+	case <-r.sub.following:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the subscriber did not start following within 30s")
+	}
 	p := newTestPublisher(t, c, "gp", nil)
 	s := newSynth()
 	p.Handle(s.refresh("G.N")) // seq 10
