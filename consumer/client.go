@@ -846,7 +846,7 @@ func (c *Client) deliver(conn int, it *Item, m *trjson.Msg, at time.Time) {
 	*um = Msg{Item: it, Conn: conn, Type: m.Type, Domain: m.Domain, Name: m.Key.Name, Service: m.Key.Service,
 		State: m.State, HasState: m.HasState, UpdateType: m.UpdateType, SeqNumber: m.SeqNumber,
 		HasSeq: m.HasSeqNumber, Complete: m.Complete(), PartNumber: m.PartNumber, Solicited: m.Solicited(),
-		Fields: m.Fields, Map: m.Map, Elements: m.Elements, Raw: m.Raw, Received: at}
+		PermData: m.PermData, Fields: m.Fields, Map: m.Map, Elements: m.Elements, Raw: m.Raw, Received: at}
 	if it != nil {
 		um.Name, um.Service = it.Name, it.Service
 	}

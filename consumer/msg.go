@@ -29,6 +29,9 @@ type Msg struct {
 	Complete   bool  // last part of a Refresh or Generic
 	PartNumber int64 // Refresh part number
 	Solicited  bool
+	// PermData is the item's permission expression (base64), as the
+	// provider sent it on a Refresh (or Update); empty when absent.
+	PermData string
 
 	// Fields is the FieldList in document order.
 	Fields []trjson.Field

@@ -717,3 +717,29 @@ func TestRequestWhileUpstreamDown(t *testing.T) {
 		t.Fatalf("after recovery: %v", m)
 	}
 }
+
+// The same RIC in two domains is two upstream items, each answered on its
+// own stream, and the upstream's PermData reaches downstream clients.
+func TestSameNameTwoDomains(t *testing.T) {
+	r := newRig(t, emulator.Config{}, gateway.Config{})
+	c := dialRaw(t, r.addr)
+	c.loginByName("d")
+	c.send(`[{"ID":2,"Key":{"Name":"TRI.N"}},{"ID":3,"Domain":"MarketByPrice","Key":{"Name":"TRI.N"}}]`)
+	mp := c.until("MarketPrice refresh", is("Refresh", 2))
+	if mp["Domain"] != nil && mp["Domain"] != "MarketPrice" {
+		t.Fatalf("stream 2 got %v", mp)
+	}
+	if mp["PermData"] == nil || mp["PermData"] == "" {
+		t.Errorf("MarketPrice refresh without the upstream's PermData: %v", mp)
+	}
+	if f := mp["Fields"].(map[string]any); f["BID"] == nil {
+		t.Errorf("MarketPrice refresh without BID: %v", mp)
+	}
+	mbp := c.until("MarketByPrice refresh", is("Refresh", 3))
+	if mbp["Domain"] != "MarketByPrice" || mbp["Map"] == nil {
+		t.Fatalf("stream 3 got %v", mbp)
+	}
+	// Updates keep flowing on both streams.
+	c.until("MarketPrice update", is("Update", 2))
+	c.until("MarketByPrice update", is("Update", 3))
+}

@@ -23,13 +23,22 @@ type upstream struct {
 	// Suspect event and the Refresh of its recovery reach the hub in the
 	// order the session saw them (see event).
 	mu    sync.Mutex
-	items map[string]*upstreamItem // by item name, as requested
+	items map[itemKey]*upstreamItem // by domain and name, as requested
 
 	unmatched atomic.Int64
 	// closing: the gateway is shutting down; items are not closed one by
 	// one upstream (the session closes with them).
 	closing atomic.Bool
 }
+
+// itemKey names an upstream item: the same RIC in two domains (a quote
+// and its order book) is two items.
+type itemKey struct {
+	domain trjson.Domain
+	name   string
+}
+
+func keyOf(it *server.Item) itemKey { return itemKey{it.Domain(), it.Name()} }
 
 type upstreamItem struct {
 	it  *server.Item
@@ -41,7 +50,7 @@ type upstreamItem struct {
 const upstreamCallTimeout = 10 * time.Second
 
 func newUpstream(g *Gateway) *upstream {
-	return &upstream{g: g, items: map[string]*upstreamItem{}}
+	return &upstream{g: g, items: map[itemKey]*upstreamItem{}}
 }
 
 func (u *upstream) setClient(c *consumer.Client) { u.client.Store(c) }
@@ -55,8 +64,9 @@ func (u *upstream) Open(it *server.Item) error {
 		return fmt.Errorf("gateway: upstream session not ready")
 	}
 	ui := &upstreamItem{it: it}
+	k := keyOf(it)
 	u.mu.Lock()
-	u.items[it.Name()] = ui
+	u.items[k] = ui
 	u.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), upstreamCallTimeout)
 	defer cancel()
@@ -64,8 +74,8 @@ func (u *upstream) Open(it *server.Item) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if err != nil {
-		if u.items[it.Name()] == ui {
-			delete(u.items, it.Name())
+		if u.items[k] == ui {
+			delete(u.items, k)
 		}
 		return fmt.Errorf("gateway: upstream request: %w", err)
 	}
@@ -91,13 +101,14 @@ func loggedIn(c *consumer.Client) bool {
 
 // Close closes the item upstream.
 func (u *upstream) Close(it *server.Item) {
+	k := keyOf(it)
 	u.mu.Lock()
-	ui := u.items[it.Name()]
+	ui := u.items[k]
 	if ui == nil || ui.it != it {
 		u.mu.Unlock()
 		return
 	}
-	delete(u.items, it.Name())
+	delete(u.items, k)
 	u.mu.Unlock()
 	if ui.sub == nil || u.closing.Load() {
 		return
@@ -130,7 +141,7 @@ func (u *upstream) handle(m *consumer.Msg) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	ui := u.items[m.Item.Name]
+	ui := u.items[itemKey{m.Item.Domain, m.Item.Name}]
 	if ui == nil {
 		u.unmatched.Add(1)
 		return
@@ -138,7 +149,7 @@ func (u *upstream) handle(m *consumer.Msg) {
 	switch m.Type {
 	case trjson.TypeRefresh:
 		ui.it.Refresh(server.Image{State: m.State, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq,
-			ClearCache: m.PartNumber == 0, Map: m.Map, More: !m.Complete})
+			ClearCache: m.PartNumber == 0, Map: m.Map, More: !m.Complete, PermData: m.PermData})
 	case trjson.TypeUpdate:
 		ui.it.Update(server.Update{UpdateType: m.UpdateType, Fields: m.Fields, SeqNumber: m.SeqNumber, HasSeq: m.HasSeq, Map: m.Map})
 	case trjson.TypeStatus:
@@ -164,7 +175,7 @@ func (u *upstream) event(e consumer.Event) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	ui := u.items[e.Item.Name]
+	ui := u.items[itemKey{e.Item.Domain, e.Item.Name}]
 	if ui == nil {
 		return
 	}

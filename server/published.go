@@ -394,6 +394,10 @@ func (it *Item) Update(u Update) {
 		return
 	}
 	if mapDomain(it.domain) {
+		if len(u.Map) == 0 {
+			src.badMaps++ // an Update of a book with no Map changes nothing
+			return
+		}
 		mp, err := trjson.DecodeMap(u.Map)
 		if err != nil {
 			src.badMaps++

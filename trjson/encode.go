@@ -164,7 +164,8 @@ func AppendMsg(dst []byte, m *Msg) []byte {
 		{"Series", m.Series}, {"FilterList", m.FilterList}, {"Json", m.JSON}, {"Opaque", m.Opaque},
 		{"Xml", m.XML}, {"ExtHdr", m.ExtHdr}, {"Debug", m.Debug}}
 	for i := range raws {
-		if raws[i].v != nil {
+		// An empty Raw is absent: written, it would be invalid JSON.
+		if len(raws[i].v) > 0 {
 			dst = sep(dst, raws[i].key)
 			dst = append(dst, raws[i].v...)
 		}

@@ -1,6 +1,7 @@
 package trjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
@@ -199,5 +200,15 @@ func TestFrameBuilder(t *testing.T) {
 	fb.Add(&pong, 0)
 	if string(fb.Frame()) != `[{"Type":"Pong"}]` || fb.Count() != 1 {
 		t.Fatalf("after reset %s", fb.Frame())
+	}
+}
+
+// An empty (non-nil) Raw payload is left out: written, "Map": with no
+// value would make the frame invalid JSON.
+func TestAppendMsgEmptyRawOmitted(t *testing.T) {
+	m := Msg{ID: 3, Type: TypeUpdate, Domain: DomainMarketByPrice, Key: Key{Name: "TRI.N"}, Map: Raw{}, Elements: Raw{}}
+	b := AppendMsg(nil, &m)
+	if !json.Valid(b) || bytes.Contains(b, []byte(`"Map"`)) || bytes.Contains(b, []byte(`"Elements"`)) {
+		t.Fatalf("encoded %s", b)
 	}
 }
